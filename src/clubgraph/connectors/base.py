@@ -1,0 +1,237 @@
+"""The contract every source connector fulfils.
+
+A connector is the only code that knows its source's HTTP paths and JSON. It turns
+batches of keys into batches of domain records (the loaders call these methods; a
+connector with no batch endpoint issues one request per key, concurrently), and it
+exposes its lists as *streams*: upstream-ordered sequences addressed by position,
+which the list resolvers merge across sources and tenants.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from ..domain import (
+    ClientRecord,
+    InvoiceItemRecord,
+    InvoiceRecord,
+    InvoiceStatus,
+    Key,
+    Source,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
+
+T = TypeVar("T")
+
+
+class SortDirection(str, Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class InvoiceSortField(str, Enum):
+    ISSUED_AT = "ISSUED_AT"
+    DUE_AT = "DUE_AT"
+    TOTAL = "TOTAL"
+    NUMBER = "NUMBER"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceOrder:
+    field: InvoiceSortField = InvoiceSortField.ISSUED_AT
+    direction: SortDirection = SortDirection.DESC
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    """Filters on an invoice list. Empty ``statuses`` means any status."""
+
+    statuses: frozenset[InvoiceStatus] = frozenset()
+    tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFilter:
+    statuses: frozenset[SubscriptionStatus] = frozenset()
+    tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFilter:
+    tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row(Generic[T]):
+    """One entry of a stream.
+
+    ``position`` is the entry's index in the upstream's ordered list (before any
+    local filtering), so that a cursor can resume right after it. ``sort`` is the
+    value the stream is ordered by (the requested order's field; a tuple is fine)
+    and is what the cross-source merge compares. ``record`` is the full record when
+    the upstream returned it, or ``None`` when only the key is known (the resolver
+    then loads it through a loader).
+    """
+
+    position: int
+    key: Key
+    sort: Any
+    record: T | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk(Generic[T]):
+    """Rows from one stream fetch, in stream order.
+
+    ``exhausted`` is True when no row exists after the last one returned.
+    ``total`` is the stream's total size when the upstream tells it.
+    """
+
+    rows: Sequence[Row[T]]
+    exhausted: bool
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stream(Generic[T]):
+    """One upstream-ordered list (one source, one tenant, possibly one status).
+
+    ``fetch(start, count)`` returns at least ``count`` rows whose position is >=
+    ``start`` (fewer only if the stream is exhausted); it may return more when the
+    upstream's page boundaries make them free. ``id`` is stable across requests
+    (it goes into cursors), e.g. ``"timetap:5001:OPEN"``.
+    """
+
+    id: str
+    fetch: Callable[[int, int], Awaitable[Chunk[T]]]
+    descending: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """One source: reads by key in batches, lists as streams."""
+
+    source: Source
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open the pooled HTTP session (called once by the app lifespan)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the pooled HTTP session."""
+
+    @abc.abstractmethod
+    async def tenants(self) -> Sequence[str]:
+        """The tenant / business / company ids the configured credentials reach."""
+
+    # --- reads by key: one result per key, in order, None where absent ---------
+
+    @abc.abstractmethod
+    async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]: ...
+
+    @abc.abstractmethod
+    async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]: ...
+
+    @abc.abstractmethod
+    async def invoice_items(
+        self, invoice_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceItemRecord]]:
+        """Lines of each invoice (an unknown invoice gives an empty list)."""
+
+    @abc.abstractmethod
+    async def invoice_item(self, keys: Sequence[Key]) -> Sequence[InvoiceItemRecord | None]:
+        """Single lines by their own key."""
+
+    @abc.abstractmethod
+    async def subscriptions(
+        self, keys: Sequence[Key]
+    ) -> Sequence[SubscriptionRecord | None]: ...
+
+    # --- reads by parent --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def client_invoices(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        """All invoices of each client, newest first."""
+
+    @abc.abstractmethod
+    async def client_subscriptions(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[SubscriptionRecord]]:
+        """All subscriptions of each client (empty where the source has none)."""
+
+    @abc.abstractmethod
+    async def subscription_invoices(
+        self, subscription_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        """Invoices billed under each subscription, newest first."""
+
+    # --- lists --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
+        """Clients ordered by display name (case-insensitive, ascending), then id."""
+
+    @abc.abstractmethod
+    async def invoice_streams(
+        self, flt: InvoiceFilter, order: InvoiceOrder
+    ) -> Sequence[Stream[InvoiceRecord]]:
+        """Invoices in ``order`` (ties broken by upstream order)."""
+
+    @abc.abstractmethod
+    async def subscription_streams(
+        self, flt: SubscriptionFilter
+    ) -> Sequence[Stream[SubscriptionRecord]]:
+        """Subscriptions ordered by start date, newest first."""
+
+
+# --- sort values: every stream's Row.sort must be computed by these, so that rows
+# from different sources compare in the cross-source merge. --------------------
+
+
+def invoice_sort_value(record: InvoiceRecord, field: InvoiceSortField) -> Any:
+    """The value an invoice list in ``field`` order is sorted by."""
+    return invoice_sort_parts(
+        field,
+        issued_at=record.issued_at,
+        due_at=record.due_at,
+        total=record.total.amount,
+        number=record.number,
+    )
+
+
+def invoice_sort_parts(
+    field: InvoiceSortField,
+    *,
+    issued_at: Any,
+    due_at: Any,
+    total: Any,
+    number: str | None,
+) -> Any:
+    """Same as ``invoice_sort_value`` for a source that knows only summary fields."""
+    if field is InvoiceSortField.ISSUED_AT:
+        return issued_at
+    if field is InvoiceSortField.DUE_AT:
+        # Invoices without a due date sort as if due when issued.
+        return due_at if due_at is not None else issued_at
+    if field is InvoiceSortField.TOTAL:
+        return total
+    return number or ""
+
+
+def client_sort_value(record: ClientRecord) -> Any:
+    return record.display_name.casefold()
+
+
+def subscription_sort_value(record: SubscriptionRecord) -> Any:
+    """Start date; subscriptions without one sort as the oldest."""
+    from datetime import UTC, datetime
+
+    return record.starts_at or datetime(1970, 1, 1, tzinfo=UTC)

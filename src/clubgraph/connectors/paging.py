@@ -1,0 +1,87 @@
+"""Streams over upstream lists: page-numbered lists and lists already in memory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from ..domain import Key
+from .base import Chunk, Row, Stream
+
+T = TypeVar("T")
+
+# (zero-based page index, page size) -> (records of that page, total when known)
+PageFetcher = Callable[[int, int], Awaitable[tuple[Sequence[T], int | None]]]
+
+
+def paged_stream(
+    stream_id: str,
+    *,
+    page_size: int,
+    fetch_page: PageFetcher[T],
+    key: Callable[[T], Key],
+    sort: Callable[[T], Any],
+    keep: Callable[[T], bool] | None = None,
+    descending: bool = True,
+) -> Stream[T]:
+    """A stream over an upstream list paged by page number and size.
+
+    The pages covering the requested span are fetched concurrently; when ``keep``
+    filters rows out locally (a filter the upstream cannot apply), further pages are
+    fetched one by one until enough rows are found or the list ends.
+    """
+
+    async def fetch(start: int, count: int) -> Chunk[T]:
+        first = start // page_size
+        last = (start + max(count, 1) - 1) // page_size
+        pages = await asyncio.gather(
+            *(fetch_page(p, page_size) for p in range(first, last + 1))
+        )
+        rows: list[Row[T]] = []
+        total: int | None = None
+        page = first
+        for records, total in pages:
+            exhausted = _collect(rows, records, page, page_size, start, keep, key, sort, total)
+            if exhausted:
+                return Chunk(rows, True, total if keep is None else None)
+            page += 1
+        while len(rows) < count:
+            records, total = await fetch_page(page, page_size)
+            if _collect(rows, records, page, page_size, start, keep, key, sort, total):
+                return Chunk(rows, True, total if keep is None else None)
+            page += 1
+        return Chunk(rows, False, total if keep is None else None)
+
+    return Stream(stream_id, fetch, descending)
+
+
+def _collect(
+    rows: list[Row[T]],
+    records: Sequence[T],
+    page: int,
+    page_size: int,
+    start: int,
+    keep: Callable[[T], bool] | None,
+    key: Callable[[T], Key],
+    sort: Callable[[T], Any],
+    total: int | None,
+) -> bool:
+    """Append a page's rows; return True when the list ends with this page."""
+    base = page * page_size
+    for i, rec in enumerate(records):
+        pos = base + i
+        if pos >= start and (keep is None or keep(rec)):
+            rows.append(Row(pos, key(rec), sort(rec), rec))
+    return len(records) < page_size or (total is not None and base + len(records) >= total)
+
+
+def memory_stream(
+    stream_id: str, rows: Sequence[Row[T]], *, descending: bool = True
+) -> Stream[T]:
+    """A stream over rows already known (positions must be 0..n-1 in order)."""
+
+    async def fetch(start: int, count: int) -> Chunk[T]:
+        return Chunk(rows[start:], True, len(rows))
+
+    return Stream(stream_id, fetch, descending)
