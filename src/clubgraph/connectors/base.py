@@ -173,6 +173,10 @@ class Connector(abc.ABC):
     ) -> Sequence[Sequence[InvoiceRecord]]:
         """Invoices billed under each subscription, newest first."""
 
+    def embedded_client(self, invoice: InvoiceRecord) -> ClientRecord | None:
+        """The client record an invoice response carried in full, if any (for priming)."""
+        return None
+
     # --- lists --------------------------------------------------------------------
 
     @abc.abstractmethod

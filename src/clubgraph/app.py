@@ -1,0 +1,122 @@
+"""The ASGI application: app factory and the lifespan that owns upstream sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from .connectors.base import Connector
+from .domain import Source
+from .loaders import Loaders
+from .sandbox.runner import RunningSandbox, start_sandbox
+from .schema import build_schema
+from .schema.context import Context
+from .settings import Settings, SourceSettings
+from .upstreams import build_connector
+
+log = logging.getLogger("clubgraph")
+
+
+@dataclass(slots=True)
+class AppState:
+    """What the lifespan opens and every request uses."""
+
+    settings: Settings
+    connectors: dict[Source, Connector] = field(default_factory=dict)
+    sandbox: RunningSandbox | None = None
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and orjson encoding."""
+
+    def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self.state = state
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(
+            settings=self.state.settings,
+            connectors=self.state.connectors,
+            loaders=Loaders(self.state.connectors),
+            request=request,
+            response=response,
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+async def _open(state: AppState) -> None:
+    settings = state.settings
+    sources: tuple[SourceSettings, ...] = settings.sources
+    if settings.embedded_sandbox:
+        state.sandbox = await start_sandbox(
+            "127.0.0.1",
+            settings.sandbox_port_base,
+            latency_ms=settings.sandbox_latency_ms,
+            seed=settings.sandbox_seed,
+        )
+        sources = tuple(
+            SourceSettings(Source(name), url, None) for name, url in state.sandbox.urls.items()
+        )
+        log.warning(
+            "no upstream configured: serving the embedded sandbox (%s)",
+            ", ".join(f"{k}={v}" for k, v in state.sandbox.urls.items()),
+        )
+        settings = replace(settings, sources=sources)
+    for cfg in sources:
+        # The embedded sandbox takes development credentials by design: no warning.
+        state.connectors[cfg.source] = build_connector(
+            cfg, warn_dev_credentials=not settings.embedded_sandbox
+        )
+    await asyncio.gather(*(c.start() for c in state.connectors.values()))
+
+
+async def _close(state: AppState) -> None:
+    await asyncio.gather(*(c.close() for c in state.connectors.values()))
+    state.connectors.clear()
+    if state.sandbox is not None:
+        await state.sandbox.stop()
+        state.sandbox = None
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the application; upstream sessions open and close with its lifespan."""
+    state = AppState(settings or Settings.from_env())
+    graphql = GraphQLApp(build_schema(), state)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
+        await _open(state)
+        try:
+            yield {}
+        finally:
+            await _close(state)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.clubgraph = state
+    return app

@@ -1,0 +1,96 @@
+"""The ``clubgraph`` command: ``serve`` the graph, run the ``sandbox``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .settings import Settings, SettingsError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if settings.embedded_sandbox:
+        print(
+            "clubgraph: no CLUBGRAPH_*_URL set; starting the embedded sandbox of all four "
+            "sources (development data, development credentials)",
+            file=sys.stderr,
+        )
+    app = create_app(settings)
+    print(f"clubgraph: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+async def _run_sandbox(args: argparse.Namespace) -> None:
+    from .sandbox.runner import start_sandbox
+
+    running = await start_sandbox(
+        args.host, args.port_base, latency_ms=args.latency_ms, seed=args.seed
+    )
+    for source, url in running.urls.items():
+        print(f"{source:13} {url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(_run_sandbox(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clubgraph", description="One GraphQL graph over club billing platforms."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the GraphQL API (GraphiQL in a browser)")
+    serve.add_argument("--host", default=os.environ.get("CLUBGRAPH_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("CLUBGRAPH_PORT", "8000")))
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    sandbox = sub.add_parser("sandbox", help="serve the four sandbox upstream APIs")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port-base", type=int, default=9100)
+    sandbox.add_argument("--latency-ms", type=int, default=0, help="delay added to every response")
+    sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data")
+    sandbox.set_defaults(func=_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""Per-request dataloaders: every read by key or by parent goes through one.
+
+Keys from several sources in one batch are split by source and fetched
+concurrently. What a response already carried is primed into the loaders that
+would otherwise fetch it: an invoice's lines, and a client embedded in an invoice.
+A source that fails fails only the keys that belong to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from .connectors.base import ClientFilter, Connector, Stream
+from .domain import (
+    ClientRecord,
+    InvoiceItemRecord,
+    InvoiceRecord,
+    Key,
+    Source,
+    SubscriptionRecord,
+)
+
+R = TypeVar("R")
+Fetch = Callable[[Connector, Sequence[Key]], Awaitable[Sequence[Any]]]
+
+
+class SourceNotConfigured(LookupError):
+    """A key names a source this server has no connector for."""
+
+
+class Loaders:
+    """The loaders of one GraphQL request."""
+
+    def __init__(self, connectors: Mapping[Source, Connector]) -> None:
+        self.connectors = connectors
+        self.client: DataLoader[Key, ClientRecord | None] = DataLoader(
+            self._batch(lambda c, ks: c.clients(ks))
+        )
+        self.invoice: DataLoader[Key, InvoiceRecord | None] = DataLoader(
+            self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice)
+        )
+        self.invoice_items: DataLoader[Key, Sequence[InvoiceItemRecord]] = DataLoader(
+            self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items)
+        )
+        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(
+            self._batch(lambda c, ks: c.invoice_item(ks))
+        )
+        self.subscription: DataLoader[Key, SubscriptionRecord | None] = DataLoader(
+            self._batch(lambda c, ks: c.subscriptions(ks))
+        )
+        self.client_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
+            self._batch(lambda c, ks: c.client_invoices(ks), self._seen_invoices)
+        )
+        self.client_subscriptions: DataLoader[Key, Sequence[SubscriptionRecord]] = DataLoader(
+            self._batch(lambda c, ks: c.client_subscriptions(ks), self._seen_subscriptions)
+        )
+        self.subscription_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
+            self._batch(lambda c, ks: c.subscription_invoices(ks), self._seen_invoices)
+        )
+
+        self.clients_by_email: DataLoader[str, Sequence[ClientRecord]] = DataLoader(
+            self._find_by_email
+        )
+
+    # --- priming ------------------------------------------------------------------
+
+    def remember_invoices(self, records: Iterable[InvoiceRecord]) -> None:
+        """Prime the loaders with invoices obtained outside them (list pages)."""
+        for record in records:
+            self.invoice.prime(record.key, record)
+            self._seen_invoice(record)
+
+    def remember_clients(self, records: Iterable[ClientRecord]) -> None:
+        for record in records:
+            self.client.prime(record.key, record)
+
+    def remember_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
+        for record in records:
+            self.subscription.prime(record.key, record)
+
+    def _seen_invoice(self, record: Any) -> None:
+        if not isinstance(record, InvoiceRecord):
+            return
+        if record.items is not None:
+            self.invoice_items.prime(record.key, record.items)
+            self._seen_items(record.items)
+        connector = self.connectors.get(record.key.source)
+        if connector is not None and record.client_key is not None:
+            client = connector.embedded_client(record)
+            if client is not None:
+                self.client.prime(client.key, client)
+
+    def _seen_items(self, items: Any) -> None:
+        if isinstance(items, Sequence):
+            for item in items:
+                self.invoice_item.prime(item.key, item)
+
+    def _seen_invoices(self, records: Any) -> None:
+        if isinstance(records, Sequence):
+            for record in records:
+                self.invoice.prime(record.key, record)
+                self._seen_invoice(record)
+
+    def _seen_subscriptions(self, records: Any) -> None:
+        if isinstance(records, Sequence):
+            self.remember_subscriptions(records)
+
+    # --- people across sources ---------------------------------------------------
+
+    async def _find_by_email(self, emails: list[str]) -> list[Sequence[ClientRecord]]:
+        """Client records per (lower-cased) email, found by reading every client list once."""
+        lists = await asyncio.gather(
+            *(c.client_streams(ClientFilter()) for c in self.connectors.values())
+        )
+        found: dict[str, list[ClientRecord]] = defaultdict(list)
+        wanted = {e.strip().lower() for e in emails}
+        for records in await asyncio.gather(*(_read_all(s) for ss in lists for s in ss)):
+            for record in records:
+                if record.email and record.email.strip().lower() in wanted:
+                    found[record.email.strip().lower()].append(record)
+                    self.client.prime(record.key, record)
+        return [found.get(e.strip().lower(), []) for e in emails]
+
+    # --- batching -----------------------------------------------------------------
+
+    def _batch(
+        self, fetch: Fetch, seen: Callable[[Any], None] | None = None
+    ) -> Callable[[list[Key]], Awaitable[list[Any]]]:
+        async def batch(keys: list[Key]) -> list[Any]:
+            groups: dict[Source, list[int]] = defaultdict(list)
+            for i, key in enumerate(keys):
+                groups[key.source].append(i)
+            results: list[Any] = [None] * len(keys)
+
+            async def run(source: Source, indexes: list[int]) -> None:
+                connector = self.connectors.get(source)
+                try:
+                    if connector is None:
+                        raise SourceNotConfigured(f"source {source.value} is not configured")
+                    values = await fetch(connector, [keys[i] for i in indexes])
+                except Exception as exc:  # one failing source fails only its own keys
+                    for i in indexes:
+                        results[i] = exc
+                    return
+                for i, value in zip(indexes, values, strict=True):
+                    results[i] = value
+                    if seen is not None and value is not None:
+                        seen(value)
+
+            await asyncio.gather(*(run(s, idx) for s, idx in groups.items()))
+            return results
+
+        return batch
+
+
+async def _read_all(stream: Stream[ClientRecord], chunk_size: int = 500) -> list[ClientRecord]:
+    records: list[ClientRecord] = []
+    start = 0
+    while True:
+        chunk = await stream.fetch(start, chunk_size)
+        records.extend(row.record for row in chunk.rows if row.record is not None)
+        if chunk.exhausted or not chunk.rows:
+            return records
+        start = chunk.rows[-1].position + 1

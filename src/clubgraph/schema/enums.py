@@ -1,0 +1,57 @@
+"""The unified enums, as GraphQL enums."""
+
+from __future__ import annotations
+
+import strawberry
+
+from .. import domain
+
+Source = strawberry.enum(
+    domain.Source,
+    name="Source",
+    description=(
+        "The upstream billing platform a record lives in: FITNESSFORCE (FitnessForce UFP), "
+        "TIMETAP, CLUBCOLLECT or TIGHT."
+    ),
+)
+InvoiceStatus = strawberry.enum(
+    domain.InvoiceStatus,
+    name="InvoiceStatus",
+    description=(
+        "Invoice status unified over the sources. DRAFT: not sent yet. SCHEDULED: will be "
+        "sent later. OPEN: sent, nothing paid. PARTIALLY_PAID: some paid, balance due. PAID: "
+        "settled. PAYMENT_FAILED: a payment was declined or charged back. VOID: cancelled or "
+        "credited and retracted. REFUNDED: paid then refunded. DELETED: removed upstream. "
+        "UNKNOWN: a value this server does not know yet; `statusRaw` holds it."
+    ),
+)
+SubscriptionStatus = strawberry.enum(
+    domain.SubscriptionStatus,
+    name="SubscriptionStatus",
+    description=(
+        "Membership or recurring-plan status. PENDING: not started. ACTIVE: billing. FROZEN: "
+        "paused for a period. CANCELLED: stopped by the member or club. EXPIRED: ran to its "
+        "end. VOID: annulled. UNKNOWN: see `statusRaw`."
+    ),
+)
+SubscriptionKind = strawberry.enum(
+    domain.SubscriptionKind,
+    name="SubscriptionKind",
+    description=(
+        "MEMBERSHIP: a FitnessForce client subscription to a plan. RECURRING_INVOICE: a Tight "
+        "recurring invoice that bills on a schedule."
+    ),
+)
+BillingInterval = strawberry.enum(
+    domain.BillingInterval,
+    name="BillingInterval",
+    description="How often a subscription bills; UNKNOWN keeps the raw value in `intervalRaw`.",
+)
+InvoiceItemKind = strawberry.enum(
+    domain.InvoiceItemKind,
+    name="InvoiceItemKind",
+    description=(
+        "What a line is for: CHARGE (goods or services), DISCOUNT, FEE, REFUND (money back, "
+        "negative), TAX, or UNKNOWN (see `kindRaw`)."
+    ),
+)

@@ -1,0 +1,51 @@
+"""Building the four connectors from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from .connectors.base import Connector
+from .connectors.clubcollect import ClubCollectConnector, ClubCollectCredentials
+from .connectors.clubcollect import DEV_CREDENTIALS as CLUBCOLLECT_DEV
+from .connectors.fitnessforce import DEV_CREDENTIALS as FITNESSFORCE_DEV
+from .connectors.fitnessforce import FitnessForceConnector, FitnessForceCredentials
+from .connectors.tight import DEV_CREDENTIALS as TIGHT_DEV
+from .connectors.tight import TightConnector, TightCredentials
+from .connectors.timetap import DEV_CREDENTIALS as TIMETAP_DEV
+from .connectors.timetap import TimeTapConnector, TimeTapCredentials
+from .domain import Source
+from .settings import SourceSettings
+
+log = logging.getLogger("clubgraph")
+
+_CONNECTORS: dict[Source, tuple[Any, Any, Any]] = {
+    Source.FITNESSFORCE: (FitnessForceConnector, FitnessForceCredentials, FITNESSFORCE_DEV),
+    Source.TIMETAP: (TimeTapConnector, TimeTapCredentials, TIMETAP_DEV),
+    Source.CLUBCOLLECT: (ClubCollectConnector, ClubCollectCredentials, CLUBCOLLECT_DEV),
+    Source.TIGHT: (TightConnector, TightCredentials, TIGHT_DEV),
+}
+
+
+def credentials_from_env(source: Source, env: Mapping[str, str]) -> Any | None:
+    """The credentials for a source from its environment variables, if all are set."""
+    return _CONNECTORS[source][1].from_env(env)
+
+
+def build_connector(
+    cfg: SourceSettings, *, page_size: int = 100, warn_dev_credentials: bool = True
+) -> Connector:
+    """A connector for one configured source; development credentials when none are set."""
+    connector_cls, _, dev = _CONNECTORS[cfg.source]
+    credentials = cfg.credentials
+    if credentials is None and warn_dev_credentials:
+        log.warning(
+            "%s: %s is set without credentials; using the sandbox's development credentials",
+            cfg.source.value,
+            cfg.url,
+        )
+    if credentials is None:
+        credentials = dev
+    connector: Connector = connector_cls(cfg.url, credentials, page_size=page_size)
+    return connector
