@@ -2,68 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import pytest
-import uvicorn
 
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
-
-
-@dataclass
-class GraphServer:
-    """A clubgraph server on loopback and an HTTP client for it."""
-
-    url: str
-    sandbox: RunningSandbox
-    http: aiohttp.ClientSession
-
-    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST a GraphQL request; return the whole response body."""
-        async with self.http.post(
-            self.url + "/graphql", json={"query": query, "variables": variables or {}}
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-            body: dict[str, Any] = await resp.json()
-            return body
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST a GraphQL request that must succeed; return its data."""
-        body = await self.query(query, variables)
-        assert "errors" not in body, body["errors"]
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def upstream_requests(self) -> list[dict[str, Any]]:
-        """Every request the sandbox servers served since the last clear, with its source."""
-        out: list[dict[str, Any]] = []
-        for source, url in self.sandbox.urls.items():
-            async with self.http.get(url + "/__sandbox/requests") as resp:
-                for entry in await resp.json():
-                    out.append({**entry, "source": source})
-        return out
-
-    async def clear_upstream_requests(self) -> None:
-        for url in self.sandbox.urls.values():
-            async with self.http.delete(url + "/__sandbox/requests") as resp:
-                assert resp.status == 204
-
-
-async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Run an ASGI app with uvicorn on a free loopback port in this event loop."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
+from support import GraphServer, serve
 
 
 @pytest.fixture(scope="session")

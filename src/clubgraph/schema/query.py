@@ -46,6 +46,7 @@ TenantArg = Annotated[
     str | None,
     strawberry.argument(description="Only records of this tenant, business or company id."),
 ]
+IdArg = Annotated[strawberry.ID, strawberry.argument(description="A global ID.")]
 ClientIdArg = Annotated[
     strawberry.ID | None,
     strawberry.argument(description="Only records of the client with this global ID."),
@@ -90,7 +91,7 @@ async def _streams(calls: Sequence[Any]) -> list[Stream[Any]]:
 @strawberry.type(description="Read clients, invoices and subscriptions from every source.")
 class Query:
     @strawberry.field(description="Any object by its global ID; null when it does not exist.")
-    async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Ctx, id: IdArg) -> Node | None:
         return await _load_node(info, ids.decode(id))
 
     @strawberry.field(
@@ -103,22 +104,22 @@ class Query:
         return list(await asyncio.gather(*(_load_node(info, k) for k in keys)))
 
     @strawberry.field(description="A client by global ID; null when it does not exist.")
-    async def client(self, info: Ctx, id: strawberry.ID) -> Client | None:
+    async def client(self, info: Ctx, id: IdArg) -> Client | None:
         node = await _load_node(info, ids.decode(id, EntityType.CLIENT))
         return node if isinstance(node, Client) else None
 
     @strawberry.field(description="An invoice by global ID; null when it does not exist.")
-    async def invoice(self, info: Ctx, id: strawberry.ID) -> Invoice | None:
+    async def invoice(self, info: Ctx, id: IdArg) -> Invoice | None:
         node = await _load_node(info, ids.decode(id, EntityType.INVOICE))
         return node if isinstance(node, Invoice) else None
 
     @strawberry.field(description="An invoice line by global ID; null when it does not exist.")
-    async def invoice_item(self, info: Ctx, id: strawberry.ID) -> InvoiceItem | None:
+    async def invoice_item(self, info: Ctx, id: IdArg) -> InvoiceItem | None:
         node = await _load_node(info, ids.decode(id, EntityType.INVOICE_ITEM))
         return node if isinstance(node, InvoiceItem) else None
 
     @strawberry.field(description="A subscription by global ID; null when it does not exist.")
-    async def subscription(self, info: Ctx, id: strawberry.ID) -> Subscription | None:
+    async def subscription(self, info: Ctx, id: IdArg) -> Subscription | None:
         node = await _load_node(info, ids.decode(id, EntityType.SUBSCRIPTION))
         return node if isinstance(node, Subscription) else None
 

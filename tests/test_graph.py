@@ -1,0 +1,259 @@
+"""The schema over the four sandbox sources, through real HTTP: whole results, node round trips,
+lists and their filters, the workloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from clubgraph import workloads
+from support import GraphServer
+
+SOURCES = ["FITNESSFORCE", "TIMETAP", "CLUBCOLLECT", "TIGHT"]
+
+INVOICE_FIELDS = """
+  __typename id source tenantId sourceId number status statusRaw currency issuedAt dueAt paidAt
+  subtotal { amount currency minorUnits formatted } discount { amount } tax { amount }
+  total { amount currency minorUnits } amountPaid { amount } balanceDue { amount currency }
+  items { __typename id position description kind quantity total { amount currency }
+          invoice { id } }
+  client { __typename id name email }
+"""
+
+
+async def _first_invoice(graph: GraphServer, source: str) -> dict[str, Any]:
+    data = await graph.data(
+        f"query($s: [Source!]) {{ invoices(first: 1, source: $s) {{ nodes {{ {INVOICE_FIELDS} }} }} }}",
+        {"s": [source]},
+    )
+    nodes = data["invoices"]["nodes"]
+    assert len(nodes) == 1
+    return nodes[0]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+async def test_node_round_trip_for_invoices_their_items_and_clients(
+    graph: GraphServer, source: str
+) -> None:
+    invoice = await _first_invoice(graph, source)
+    assert invoice["source"] == source
+    again = await graph.data(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on Invoice {{ {INVOICE_FIELDS} }} }} }}",
+        {"id": invoice["id"]},
+    )
+    assert again["node"] == invoice
+    ids = [item["id"] for item in invoice["items"]] + [invoice["client"]["id"]]
+    assert invoice["items"], "every seeded invoice has lines"
+    found = await graph.data(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }", {"ids": ids}
+    )
+    assert found["nodes"] == [
+        *({"__typename": "InvoiceItem", "id": i["id"]} for i in invoice["items"]),
+        {"__typename": "Client", "id": invoice["client"]["id"]},
+    ]
+    for item in invoice["items"]:
+        assert item["invoice"] == {"id": invoice["id"]}
+
+
+@pytest.mark.parametrize("source", ["FITNESSFORCE", "TIGHT"])
+async def test_node_round_trip_for_subscriptions(graph: GraphServer, source: str) -> None:
+    fields = "__typename id source kind planName status interval price { amount currency } client { id }"
+    data = await graph.data(
+        f"query($s: [Source!]) {{ subscriptions(first: 3, source: $s) {{ nodes {{ {fields} }} }} }}",
+        {"s": [source]},
+    )
+    subs = data["subscriptions"]["nodes"]
+    assert len(subs) == 3
+    for sub in subs:
+        again = await graph.data(
+            f"query($id: ID!) {{ subscription(id: $id) {{ {fields} }} }}", {"id": sub["id"]}
+        )
+        assert again["subscription"] == sub
+        owner = await graph.data(
+            "query($id: ID!) { client(id: $id) { subscriptions(first: 100) { nodes { id } } } }",
+            {"id": sub["client"]["id"]},
+        )
+        assert {"id": sub["id"]} in owner["client"]["subscriptions"]["nodes"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+async def test_invoice_amounts_are_exact_and_consistent(graph: GraphServer, source: str) -> None:
+    invoice = await _first_invoice(graph, source)
+    total = invoice["total"]
+    assert isinstance(total["amount"], str)
+    assert Decimal(total["amount"]) * 100 == total["minorUnits"]
+    assert total["currency"] == invoice["currency"] == invoice["balanceDue"]["currency"]
+    assert invoice["subtotal"]["formatted"].endswith(" " + invoice["currency"])
+    issued = datetime.fromisoformat(invoice["issuedAt"])
+    assert issued.tzinfo is not None
+
+
+async def test_missing_and_malformed_ids(graph: GraphServer) -> None:
+    invoice = await _first_invoice(graph, "TIMETAP")
+    import base64
+
+    raw = base64.urlsafe_b64decode(invoice["id"] + "==").decode().rsplit("|", 1)[0] + "|999999999"
+    missing = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    assert await graph.data("query($id: ID!) { invoice(id: $id) { id } }", {"id": missing}) == {
+        "invoice": None
+    }
+    body = await graph.query("{ invoice(id: \"nonsense\") { id } }")
+    assert body["data"] == {"invoice": None}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "not a valid ID" in body["errors"][0]["message"]
+    wrong_type = await graph.query(
+        "query($id: ID!) { client(id: $id) { id } }", {"id": invoice["id"]}
+    )
+    assert wrong_type["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_page_above_the_maximum_is_an_error(graph: GraphServer) -> None:
+    body = await graph.query("{ invoices(first: 501) { edges { cursor } } }")
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
+    assert "maximum page size of 500" in body["errors"][0]["message"]
+
+
+async def test_a_foreign_cursor_is_refused(graph: GraphServer) -> None:
+    page = await graph.data("{ clients(first: 2) { pageInfo { endCursor } } }")
+    body = await graph.query(
+        "query($a: String) { invoices(first: 2, after: $a) { edges { cursor } } }",
+        {"a": page["clients"]["pageInfo"]["endCursor"]},
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_invoices_merge_all_sources_newest_first(graph: GraphServer) -> None:
+    data = await graph.data(workloads.load("W1"), {"first": 50})
+    edges = data["invoices"]["edges"]
+    assert len(edges) == 50
+    assert {e["node"]["source"] for e in edges} == set(SOURCES)
+    issued = [datetime.fromisoformat(e["node"]["issuedAt"]) for e in edges]
+    assert issued == sorted(issued, reverse=True)
+    assert data["invoices"]["totalCount"] >= 3000
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [("TIGHT", "PAID"), ("TIMETAP", "PARTIALLY_PAID"), ("FITNESSFORCE", "VOID"), ("CLUBCOLLECT", "OPEN")],
+)
+async def test_paging_a_filtered_list_to_the_end(
+    graph: GraphServer, source: str, status: str
+) -> None:
+    query = """query($s: [Source!], $st: [InvoiceStatus!], $a: String) {
+      invoices(first: 7, after: $a, source: $s, status: $st) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id status source issuedAt } } }"""
+    seen: list[dict[str, Any]] = []
+    after = None
+    while True:
+        data = await graph.data(query, {"s": [source], "st": [status], "a": after})
+        page = data["invoices"]
+        seen += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen, f"the sandbox seeds {status} invoices in {source}"
+    assert all(n["status"] == status and n["source"] == source for n in seen)
+    assert len({n["id"] for n in seen}) == len(seen)
+    issued = [datetime.fromisoformat(n["issuedAt"]) for n in seen]
+    assert issued == sorted(issued, reverse=True)
+    if page["totalCount"] is not None:
+        assert page["totalCount"] == len(seen)
+
+
+async def test_clients_are_listed_by_name_over_all_sources(graph: GraphServer) -> None:
+    data = await graph.data("{ clients(first: 400) { totalCount nodes { name source } } }")
+    nodes = data["clients"]["nodes"]
+    assert len(nodes) >= 300
+    assert {n["source"] for n in nodes} == set(SOURCES)
+    names = [n["name"].casefold() for n in nodes]
+    assert names == sorted(names)
+
+
+async def test_client_invoices_both_ways(graph: GraphServer) -> None:
+    invoice = await _first_invoice(graph, "FITNESSFORCE")
+    client_id = invoice["client"]["id"]
+    data = await graph.data(
+        """query($c: ID!) {
+          client(id: $c) { invoices(first: 500) { totalCount nodes { id client { id } } } }
+          invoices(first: 500, clientId: $c) { nodes { id } } }""",
+        {"c": client_id},
+    )
+    nodes = data["client"]["invoices"]["nodes"]
+    assert {"id": invoice["id"], "client": {"id": client_id}} in nodes
+    assert all(n["client"]["id"] == client_id for n in nodes)
+    assert [n["id"] for n in nodes] == [n["id"] for n in data["invoices"]["nodes"]]
+
+
+async def test_subscription_invoices_point_back(graph: GraphServer) -> None:
+    for source in ("FITNESSFORCE", "TIGHT"):
+        data = await graph.data(
+            """query($s: [Source!]) { subscriptions(first: 20, source: $s) {
+              nodes { id invoices(first: 50) { nodes { id subscription { id } } } } } }""",
+            {"s": [source]},
+        )
+        billed = [s for s in data["subscriptions"]["nodes"] if s["invoices"]["nodes"]]
+        assert billed, f"some {source} subscriptions have invoices"
+        for sub in billed:
+            assert {i["subscription"]["id"] for i in sub["invoices"]["nodes"]} == {sub["id"]}
+
+
+async def test_w2_returns_500_invoices_from_every_source(graph: GraphServer) -> None:
+    data = await graph.data(workloads.load("W2"))
+    nodes = [e["node"] for e in data["invoices"]["edges"]]
+    assert len(nodes) == 500
+    assert {n["source"] for n in nodes} == set(SOURCES)
+    assert all(n["items"] for n in nodes)
+
+
+async def test_w3_shows_one_person_across_all_sources(graph: GraphServer) -> None:
+    # People 0-4 of the sandbox's pool are customers of all four sources.
+    listing = await graph.data(
+        "{ clients(first: 500, source: [TIGHT]) { nodes { id email } } }"
+    )
+    candidates = listing["clients"]["nodes"]
+    for client in candidates:
+        data = await graph.data(workloads.load("W3"), {"clientId": client["id"]})
+        person = data["client"]["person"]
+        if person and {c["source"] for c in person["clients"]} == set(SOURCES):
+            break
+    else:
+        pytest.fail("no Tight client is also a client of the other three sources")
+    invoices = [e["node"] for e in person["invoices"]["edges"]]
+    assert {i["source"] for i in invoices} == set(SOURCES)
+    assert person["invoices"]["totalCount"] == len(invoices)
+    for currency in {i["balanceDue"]["currency"] for i in invoices}:
+        expected = sum(
+            (Decimal(i["balanceDue"]["amount"]) for i in invoices
+             if i["balanceDue"]["currency"] == currency and i["status"] != "DELETED"),
+            Decimal(0),
+        )
+        assert {"amount": str(expected), "currency": currency} in [
+            {"amount": str(Decimal(b["amount"])), "currency": b["currency"]}
+            for b in person["balanceDue"]
+        ]
+    assert all(s["status"] == "ACTIVE" for s in person["subscriptions"])
+
+
+async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
+    data = await graph.data(
+        """{ __schema { types { name kind description
+             fields { name description args { name description } } } } }"""
+    )
+    ours = [
+        t for t in data["__schema"]["types"]
+        if not t["name"].startswith("__") and t["kind"] in ("OBJECT", "INTERFACE", "ENUM")
+        and t["name"] not in ("Boolean", "String")
+    ]
+    missing = [t["name"] for t in ours if not t["description"]]
+    missing += [
+        f"{t['name']}.{f['name']}" for t in ours for f in t["fields"] or [] if not f["description"]
+    ]
+    missing += [
+        f"{t['name']}.{f['name']}({a['name']})"
+        for t in ours for f in t["fields"] or [] for a in f["args"] if not a["description"]
+    ]
+    assert missing == []
