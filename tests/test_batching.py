@@ -38,8 +38,10 @@ async def test_w1_requests_no_more_than_the_distinct_resources_it_needs(
     # The trace extension counts exactly what the upstreams served.
     assert trace == {"requests": len(requests), "bySource": dict(by_source)}
 
-    clients = {src: {n["client"]["id"] for n in nodes if n["source"] == src.upper()}
-               for src in ("fitnessforce", "timetap", "clubcollect", "tight")}
+    clients = {
+        src: {n["client"]["id"] for n in nodes if n["source"] == src.upper()}
+        for src in ("fitnessforce", "timetap", "clubcollect", "tight")
+    }
     invoices = Counter(n["source"].lower() for n in nodes)
     # What each source must be asked, at most, for W1 given its endpoints:
     #  - its list endpoints, one request per stream (source x tenant x listable status),
@@ -73,7 +75,9 @@ async def test_w1_cost_grows_with_distinct_resources_not_with_fields(
 
 
 async def test_repeated_entities_in_one_request_are_fetched_once(graph: GraphServer) -> None:
-    data = await graph.data("{ invoices(first: 30, source: [FITNESSFORCE]) { nodes { id client { id } } } }")
+    data = await graph.data(
+        "{ invoices(first: 30, source: [FITNESSFORCE]) { nodes { id client { id } } } }"
+    )
     client_id = data["invoices"]["nodes"][0]["client"]["id"]
     aliases = " ".join(
         f'c{i}: client(id: "{client_id}") {{ name email subscriptions {{ nodes {{ planName }} }} }}'
@@ -87,9 +91,8 @@ async def test_repeated_entities_in_one_request_are_fetched_once(graph: GraphSer
 
 async def test_embedded_lines_are_never_fetched_again(graph: GraphServer) -> None:
     await graph.clear_upstream_requests()
-    data = await graph.data(
-        "{ invoices(first: 40, source: [TIMETAP, TIGHT]) { nodes { items { id total { amount } } } } }"
-    )
+    query = "{ invoices(first: 40, source: [TIMETAP, TIGHT]) { nodes { items { id total { amount } } } } }"
+    data = await graph.data(query)
     assert all(n["items"] for n in data["invoices"]["nodes"])
     paths = [r["path"] for r in await graph.upstream_requests()]
     # Only list calls: TimeTap's three status lists per business and Tight's invoice list.

@@ -1,4 +1,4 @@
-"""The commands as a user runs them: `clubgraph serve` (embedded sandbox) and `clubgraph sandbox`."""
+"""The commands as a user runs them: `clubgraph serve` and `clubgraph sandbox`."""
 
 from __future__ import annotations
 
@@ -57,8 +57,15 @@ def _env() -> dict[str, str]:
 async def served() -> AsyncIterator[str]:
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "clubgraph.cli", "serve", "--port", str(port),
-        env=_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "clubgraph.cli",
+        "serve",
+        "--port",
+        str(port),
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,14 +81,18 @@ async def test_serve_answers_w1_w2_w3_from_all_four_sources(served: str) -> None
         async with http.post(served + "/graphql", json={"query": workloads.load("W1")}) as r:
             w1 = await r.json()
         assert {e["node"]["source"] for e in w1["data"]["invoices"]["edges"]} == {
-            "FITNESSFORCE", "TIMETAP", "CLUBCOLLECT", "TIGHT"
+            "FITNESSFORCE",
+            "TIMETAP",
+            "CLUBCOLLECT",
+            "TIGHT",
         }
         assert w1["extensions"]["upstream"]["requests"] > 0
         async with http.post(served + "/graphql", json={"query": workloads.load("W2")}) as r:
             w2 = await r.json()
         assert len(w2["data"]["invoices"]["edges"]) == 500
         async with http.post(
-            served + "/graphql", json={"query": "{ person(email: \"x\") { email } clients(first: 1) { nodes { id } } }"}
+            served + "/graphql",
+            json={"query": '{ person(email: "x") { email } clients(first: 1) { nodes { id } } }'},
         ) as r:
             client_id = (await r.json())["data"]["clients"]["nodes"][0]["id"]
         async with http.post(
@@ -110,8 +121,16 @@ async def test_serve_speaks_get_and_serves_graphiql(served: str) -> None:
 async def test_sandbox_command_serves_four_sources_on_its_port_base() -> None:
     base = _free_port() // 10 * 10 - 10
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "clubgraph.cli", "sandbox", "--port-base", str(base),
-        "--latency-ms", "5", env=_env(), stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "clubgraph.cli",
+        "sandbox",
+        "--port-base",
+        str(base),
+        "--latency-ms",
+        "5",
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:

@@ -26,7 +26,7 @@ INVOICE_FIELDS = """
 
 async def _first_invoice(graph: GraphServer, source: str) -> dict[str, Any]:
     data = await graph.data(
-        f"query($s: [Source!]) {{ invoices(first: 1, source: $s) {{ nodes {{ {INVOICE_FIELDS} }} }} }}",
+        "query($s: [Source!]) { invoices(first: 1, source: $s) { nodes { %s } } }" % INVOICE_FIELDS,
         {"s": [source]},
     )
     nodes = data["invoices"]["nodes"]
@@ -60,9 +60,11 @@ async def test_node_round_trip_for_invoices_their_items_and_clients(
 
 @pytest.mark.parametrize("source", ["FITNESSFORCE", "TIGHT"])
 async def test_node_round_trip_for_subscriptions(graph: GraphServer, source: str) -> None:
-    fields = "__typename id source kind planName status interval price { amount currency } client { id }"
+    fields = (
+        "__typename id source kind planName status interval price { amount currency } client { id }"
+    )
     data = await graph.data(
-        f"query($s: [Source!]) {{ subscriptions(first: 3, source: $s) {{ nodes {{ {fields} }} }} }}",
+        "query($s: [Source!]) { subscriptions(first: 3, source: $s) { nodes { %s } } }" % fields,
         {"s": [source]},
     )
     subs = data["subscriptions"]["nodes"]
@@ -100,7 +102,7 @@ async def test_missing_and_malformed_ids(graph: GraphServer) -> None:
     assert await graph.data("query($id: ID!) { invoice(id: $id) { id } }", {"id": missing}) == {
         "invoice": None
     }
-    body = await graph.query("{ invoice(id: \"nonsense\") { id } }")
+    body = await graph.query('{ invoice(id: "nonsense") { id } }')
     assert body["data"] == {"invoice": None}
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "not a valid ID" in body["errors"][0]["message"]
@@ -138,7 +140,12 @@ async def test_invoices_merge_all_sources_newest_first(graph: GraphServer) -> No
 
 @pytest.mark.parametrize(
     ("source", "status"),
-    [("TIGHT", "PAID"), ("TIMETAP", "PARTIALLY_PAID"), ("FITNESSFORCE", "VOID"), ("CLUBCOLLECT", "OPEN")],
+    [
+        ("TIGHT", "PAID"),
+        ("TIMETAP", "PARTIALLY_PAID"),
+        ("FITNESSFORCE", "VOID"),
+        ("CLUBCOLLECT", "OPEN"),
+    ],
 )
 async def test_paging_a_filtered_list_to_the_end(
     graph: GraphServer, source: str, status: str
@@ -211,9 +218,7 @@ async def test_w2_returns_500_invoices_from_every_source(graph: GraphServer) -> 
 
 async def test_w3_shows_one_person_across_all_sources(graph: GraphServer) -> None:
     # People 0-4 of the sandbox's pool are customers of all four sources.
-    listing = await graph.data(
-        "{ clients(first: 500, source: [TIGHT]) { nodes { id email } } }"
-    )
+    listing = await graph.data("{ clients(first: 500, source: [TIGHT]) { nodes { id email } } }")
     candidates = listing["clients"]["nodes"]
     for client in candidates:
         data = await graph.data(workloads.load("W3"), {"clientId": client["id"]})
@@ -227,8 +232,11 @@ async def test_w3_shows_one_person_across_all_sources(graph: GraphServer) -> Non
     assert person["invoices"]["totalCount"] == len(invoices)
     for currency in {i["balanceDue"]["currency"] for i in invoices}:
         expected = sum(
-            (Decimal(i["balanceDue"]["amount"]) for i in invoices
-             if i["balanceDue"]["currency"] == currency and i["status"] != "DELETED"),
+            (
+                Decimal(i["balanceDue"]["amount"])
+                for i in invoices
+                if i["balanceDue"]["currency"] == currency and i["status"] != "DELETED"
+            ),
             Decimal(0),
         )
         assert {"amount": str(expected), "currency": currency} in [
@@ -244,8 +252,10 @@ async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
              fields { name description args { name description } } } } }"""
     )
     ours = [
-        t for t in data["__schema"]["types"]
-        if not t["name"].startswith("__") and t["kind"] in ("OBJECT", "INTERFACE", "ENUM")
+        t
+        for t in data["__schema"]["types"]
+        if not t["name"].startswith("__")
+        and t["kind"] in ("OBJECT", "INTERFACE", "ENUM")
         and t["name"] not in ("Boolean", "String")
     ]
     missing = [t["name"] for t in ours if not t["description"]]
@@ -254,6 +264,9 @@ async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
     ]
     missing += [
         f"{t['name']}.{f['name']}({a['name']})"
-        for t in ours for f in t["fields"] or [] for a in f["args"] if not a["description"]
+        for t in ours
+        for f in t["fields"] or []
+        for a in f["args"]
+        if not a["description"]
     ]
     assert missing == []

@@ -83,4 +83,8 @@ def test_offset_pages_cover_the_list() -> None:
     third = offset_page("k", rows, 3, second.edges[-1].cursor)
     got = [e.row.record for p in (first, second, third) for e in p.edges]
     assert got == list(range(7))
-    assert (first.has_next_page, third.has_next_page, third.has_previous_page) == (True, False, True)
+    assert (first.has_next_page, third.has_next_page, third.has_previous_page) == (
+        True,
+        False,
+        True,
+    )

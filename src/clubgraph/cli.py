@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -56,10 +57,8 @@ async def _run_sandbox(args: argparse.Namespace) -> None:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_sandbox(args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -149,7 +149,9 @@ class UpstreamHTTP:
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
         except TimeoutError as exc:
-            raise UpstreamTimeout(self.source, "upstream timed out", method=method, url=url) from exc
+            raise UpstreamTimeout(
+                self.source, "upstream timed out", method=method, url=url
+            ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(
                 self.source, f"upstream unreachable: {type(exc).__name__}", method=method, url=url
@@ -162,7 +164,12 @@ class UpstreamHTTP:
             except orjson.JSONDecodeError as exc:
                 if status < 400:
                     raise UpstreamBadResponse(
-                        self.source, "invalid JSON", status=status, method=method, url=url, body=text
+                        self.source,
+                        "invalid JSON",
+                        status=status,
+                        method=method,
+                        url=url,
+                        body=text,
                     ) from exc
         elif not raw:
             body = None

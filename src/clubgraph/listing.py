@@ -112,9 +112,7 @@ def _pick(chunks: Sequence[Any], heads: list[int], descending: bool) -> int | No
     return best
 
 
-def offset_page(
-    kind: str, rows: Sequence[Row[T]], first: int, after: str | None
-) -> Page[T]:
+def offset_page(kind: str, rows: Sequence[Row[T]], first: int, after: str | None) -> Page[T]:
     """A page over a list held in memory, with the same cursor format."""
     start = decode_cursor(kind, after).get("o", 0) if after else 0
     window = rows[start : start + first]

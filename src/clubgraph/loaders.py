@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -130,7 +130,7 @@ class Loaders:
 
     def _batch(
         self, fetch: Fetch, seen: Callable[[Any], None] | None = None
-    ) -> Callable[[list[Key]], Awaitable[list[Any]]]:
+    ) -> Callable[[list[Key]], Coroutine[Any, Any, list[Any]]]:
         async def batch(keys: list[Key]) -> list[Any]:
             groups: dict[Source, list[int]] = defaultdict(list)
             for i, key in enumerate(keys):

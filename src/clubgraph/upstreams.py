@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .connectors.base import Connector
-from .connectors.clubcollect import ClubCollectConnector, ClubCollectCredentials
 from .connectors.clubcollect import DEV_CREDENTIALS as CLUBCOLLECT_DEV
+from .connectors.clubcollect import ClubCollectConnector, ClubCollectCredentials
 from .connectors.fitnessforce import DEV_CREDENTIALS as FITNESSFORCE_DEV
 from .connectors.fitnessforce import FitnessForceConnector, FitnessForceCredentials
 from .connectors.tight import DEV_CREDENTIALS as TIGHT_DEV

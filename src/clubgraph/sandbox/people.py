@@ -15,22 +15,144 @@ from datetime import UTC, datetime
 SEED_NOW = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)
 SEED_START = datetime(2025, 1, 1, tzinfo=UTC)
 
-_FIRST = (
-    "Emma Liam Olivia Noah Ava Lucas Sophie Daan Mila Sem Julia Finn Zoe Levi Nora Milan "
-    "Sara Jesse Eva Luuk Anna Bram Lotte Thijs Fleur Ruben Isa Lars Tess Jayden Maud Max "
-    "Grace Owen Chloe Ethan Amelia Leo Harper Mason Aria Elijah Ella James Chiara Mateo "
-    "Ingrid Sven Priya Arjun Yuki Kenji Amara Kofi Fatima Omar Lucia Pablo Zara Idris"
-).split()
-_LAST = (
-    "de Jong|Jansen|de Vries|van den Berg|Bakker|Visser|Smit|Meijer|Mulder|Bos|Vos|Peters|"
-    "Hendriks|Dekker|Brouwer|Smith|Johnson|Williams|Brown|Garcia|Miller|Davis|Martinez|"
-    "Lopez|Wilson|Anderson|Taylor|Thomas|Moore|Jackson|O'Brien|Nakamura|Okafor|Haddad|"
-    "Rossi|Schneider|Novak|Kowalski|Lindqvist|Dubois|Fernandes|Patel|Kim|Nguyen|Cohen"
-).split("|")
-_STREETS = ("Kerkstraat Dorpsstraat Molenweg Stationsweg Main Street Oak Avenue Elm Road "
-            "Park Lane High Street Schoolstraat").split(" ")
-_CITIES = ("Amsterdam", "Utrecht", "Rotterdam", "Eindhoven", "Austin", "Denver", "Boston",
-           "Portland", "Leeds", "Bristol")
+_FIRST = [
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Sophie",
+    "Daan",
+    "Mila",
+    "Sem",
+    "Julia",
+    "Finn",
+    "Zoe",
+    "Levi",
+    "Nora",
+    "Milan",
+    "Sara",
+    "Jesse",
+    "Eva",
+    "Luuk",
+    "Anna",
+    "Bram",
+    "Lotte",
+    "Thijs",
+    "Fleur",
+    "Ruben",
+    "Isa",
+    "Lars",
+    "Tess",
+    "Jayden",
+    "Maud",
+    "Max",
+    "Grace",
+    "Owen",
+    "Chloe",
+    "Ethan",
+    "Amelia",
+    "Leo",
+    "Harper",
+    "Mason",
+    "Aria",
+    "Elijah",
+    "Ella",
+    "James",
+    "Chiara",
+    "Mateo",
+    "Ingrid",
+    "Sven",
+    "Priya",
+    "Arjun",
+    "Yuki",
+    "Kenji",
+    "Amara",
+    "Kofi",
+    "Fatima",
+    "Omar",
+    "Lucia",
+    "Pablo",
+    "Zara",
+    "Idris",
+]
+_LAST = [
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "van den Berg",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "Dekker",
+    "Brouwer",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Martinez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "O'Brien",
+    "Nakamura",
+    "Okafor",
+    "Haddad",
+    "Rossi",
+    "Schneider",
+    "Novak",
+    "Kowalski",
+    "Lindqvist",
+    "Dubois",
+    "Fernandes",
+    "Patel",
+    "Kim",
+    "Nguyen",
+    "Cohen",
+]
+_STREETS = [
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Molenweg",
+    "Stationsweg",
+    "Main",
+    "Street",
+    "Oak",
+    "Avenue",
+    "Elm",
+    "Road",
+    "Park",
+    "Lane",
+    "High",
+    "Street",
+    "Schoolstraat",
+]
+_CITIES = (
+    "Amsterdam",
+    "Utrecht",
+    "Rotterdam",
+    "Eindhoven",
+    "Austin",
+    "Denver",
+    "Boston",
+    "Portland",
+    "Leeds",
+    "Bristol",
+)
 
 POOL_SIZE = 300
 
@@ -58,6 +180,16 @@ def _email_local(first: str, last: str) -> str:
     return (first + "." + last.replace(" ", "").replace("'", "")).lower()
 
 
+def _zip(rnd: random.Random, country: str) -> str:
+    if country == "NL":
+        return f"{rnd.randrange(1000, 9999)} {rnd.choice('ABCDEFGH')}{rnd.choice('JKLMNPRS')}"
+    return str(rnd.randrange(10000, 99999))
+
+
+def _birth_date(rnd: random.Random) -> str:
+    return f"{rnd.randrange(1955, 2008)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}"
+
+
 def people(seed: int = 7) -> list[Person]:
     """The whole pool, identical for identical seeds."""
     rnd = random.Random(f"people:{seed}")
@@ -79,12 +211,10 @@ def people(seed: int = 7) -> list[Person]:
                 else f"+1 555 {rnd.randrange(1_000_000, 9_999_999)}",
                 street=rnd.choice(_STREETS),
                 house_number=str(rnd.randrange(1, 250)),
-                zip_code=f"{rnd.randrange(1000, 9999)} {rnd.choice('ABCDEFGH')}{rnd.choice('JKLMNPRS')}"
-                if country == "NL"
-                else f"{rnd.randrange(10000, 99999)}",
+                zip_code=_zip(rnd, country),
                 city=_CITIES[city_i],
                 country_code=country,
-                birth_date=f"{rnd.randrange(1955, 2008)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}",
+                birth_date=_birth_date(rnd),
             )
         )
     return out

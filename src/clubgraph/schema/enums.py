@@ -6,7 +6,7 @@ import strawberry
 
 from .. import domain
 
-Source = strawberry.enum(
+strawberry.enum(
     domain.Source,
     name="Source",
     description=(
@@ -14,7 +14,7 @@ Source = strawberry.enum(
         "TIMETAP, CLUBCOLLECT or TIGHT."
     ),
 )
-InvoiceStatus = strawberry.enum(
+strawberry.enum(
     domain.InvoiceStatus,
     name="InvoiceStatus",
     description=(
@@ -25,7 +25,7 @@ InvoiceStatus = strawberry.enum(
         "UNKNOWN: a value this server does not know yet; `statusRaw` holds it."
     ),
 )
-SubscriptionStatus = strawberry.enum(
+strawberry.enum(
     domain.SubscriptionStatus,
     name="SubscriptionStatus",
     description=(
@@ -34,7 +34,7 @@ SubscriptionStatus = strawberry.enum(
         "end. VOID: annulled. UNKNOWN: see `statusRaw`."
     ),
 )
-SubscriptionKind = strawberry.enum(
+strawberry.enum(
     domain.SubscriptionKind,
     name="SubscriptionKind",
     description=(
@@ -42,12 +42,12 @@ SubscriptionKind = strawberry.enum(
         "recurring invoice that bills on a schedule."
     ),
 )
-BillingInterval = strawberry.enum(
+strawberry.enum(
     domain.BillingInterval,
     name="BillingInterval",
     description="How often a subscription bills; UNKNOWN keeps the raw value in `intervalRaw`.",
 )
-InvoiceItemKind = strawberry.enum(
+strawberry.enum(
     domain.InvoiceItemKind,
     name="InvoiceItemKind",
     description=(
@@ -55,3 +55,10 @@ InvoiceItemKind = strawberry.enum(
         "negative), TAX, or UNKNOWN (see `kindRaw`)."
     ),
 )
+
+Source = domain.Source
+InvoiceStatus = domain.InvoiceStatus
+SubscriptionStatus = domain.SubscriptionStatus
+SubscriptionKind = domain.SubscriptionKind
+BillingInterval = domain.BillingInterval
+InvoiceItemKind = domain.InvoiceItemKind

@@ -9,7 +9,9 @@ import strawberry
 from .. import domain
 
 
-@strawberry.type(description="An exact amount of money. Never a float: do arithmetic on `minorUnits`.")
+@strawberry.type(
+    description="An exact amount of money. Never a float: do arithmetic on `minorUnits`."
+)
 class Money:
     amount: Decimal = strawberry.field(
         description='Amount in major units as an exact decimal string, e.g. "49.95".'

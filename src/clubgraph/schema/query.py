@@ -97,9 +97,13 @@ class Query:
     @strawberry.field(
         description="Several objects by global ID, in the order asked; null where absent."
     )
-    async def nodes(self, info: Ctx, ids_: Annotated[
-        list[strawberry.ID], strawberry.argument(name="ids", description="Global IDs.")
-    ]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Ctx,
+        ids_: Annotated[
+            list[strawberry.ID], strawberry.argument(name="ids", description="Global IDs.")
+        ],
+    ) -> list[Node | None]:
         keys = [ids.decode(i) for i in ids_]
         return list(await asyncio.gather(*(_load_node(info, k) for k in keys)))
 
@@ -123,15 +127,11 @@ class Query:
         node = await _load_node(info, ids.decode(id, EntityType.SUBSCRIPTION))
         return node if isinstance(node, Subscription) else None
 
-    @strawberry.field(
-        description="One person across sources, by email address (case-insensitive)."
-    )
+    @strawberry.field(description="One person across sources, by email address (case-insensitive).")
     async def person(self, info: Ctx, email: str) -> Person:
         return Person(email=email.strip().lower())
 
-    @strawberry.field(
-        description="Clients of every source, by name (A-Z), merged into one list."
-    )
+    @strawberry.field(description="Clients of every source, by name (A-Z), merged into one list.")
     async def clients(
         self,
         info: Ctx,
@@ -152,9 +152,7 @@ class Query:
         )
         return to_connection(page, Client.of_row)
 
-    @strawberry.field(
-        description="Invoices of every source, newest first, merged into one list."
-    )
+    @strawberry.field(description="Invoices of every source, newest first, merged into one list.")
     async def invoices(
         self,
         info: Ctx,
@@ -170,14 +168,14 @@ class Query:
             records: Sequence[domain.InvoiceRecord] = ()
             if key.source in info.context.connectors and (not source or key.source in source):
                 records = await info.context.loaders.client_invoices.load(key)
-            return invoice_connection(info, f"client-invoices|{client_id}", records, first, after, status)
+            return invoice_connection(
+                info, f"client-invoices|{client_id}", records, first, after, status
+            )
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         flt = InvoiceFilter(statuses=frozenset(status or ()), tenant=tenant)
         order = InvoiceOrder()
-        streams = await _streams(
-            [c.invoice_streams(flt, order) for c in _connectors(info, source)]
-        )
+        streams = await _streams([c.invoice_streams(flt, order) for c in _connectors(info, source)])
         kind = _kind("invoices", _values(source), _values(status), tenant, order.field.value)
         page = await merge_page(kind, streams, size, after, descending=True)
         info.context.loaders.remember_invoices(

@@ -20,8 +20,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from .. import domain, ids
-from ..connectors.base import Row, invoice_sort_value, subscription_sort_value
-from ..connectors.base import InvoiceSortField
+from ..connectors.base import InvoiceSortField, Row, invoice_sort_value, subscription_sort_value
 from ..domain import EntityType, Key
 from ..listing import offset_page
 from .connection import Connection, page_size, to_connection
@@ -119,9 +118,7 @@ FirstArg = Annotated[
     int | None,
     strawberry.argument(description="Page size (default 50; above the maximum is an error)."),
 ]
-AfterArg = Annotated[
-    str | None, strawberry.argument(description="Return items after this cursor.")
-]
+AfterArg = Annotated[str | None, strawberry.argument(description="Return items after this cursor.")]
 InvoiceStatusArg = Annotated[
     list[InvoiceStatus] | None,
     strawberry.argument(description="Only invoices in one of these statuses."),
@@ -174,7 +171,7 @@ class Client(Node):
 
     @strawberry.field(description=_RAW)
     async def raw(self, info: Ctx) -> JSON:
-        return dict((await self._rec(info)).raw)
+        return JSON(dict((await self._rec(info)).raw))
 
     @strawberry.field(description="This client's invoices in this source, newest first.")
     async def invoices(
@@ -293,7 +290,7 @@ class Invoice(Node):
 
     @strawberry.field(description=_RAW)
     async def raw(self, info: Ctx) -> JSON:
-        return dict((await self._rec(info)).raw)
+        return JSON(dict((await self._rec(info)).raw))
 
     @strawberry.field(description="The client billed (null when the source records none).")
     async def client(self, info: Ctx) -> Client | None:
@@ -303,7 +300,7 @@ class Invoice(Node):
     @strawberry.field(description="The lines of the invoice, in order.")
     async def items(self, info: Ctx) -> list[InvoiceItem]:
         record = await self._rec(info)
-        lines = record.items
+        lines: Sequence[domain.InvoiceItemRecord] | None = record.items
         if lines is None:
             lines = await info.context.loaders.invoice_items.load(self.key)
         return [InvoiceItem(key=line.key, record=line) for line in lines]
@@ -364,7 +361,7 @@ class InvoiceItem(Node):
 
     @strawberry.field(description=_RAW)
     async def raw(self, info: Ctx) -> JSON:
-        return dict((await self._rec(info)).raw)
+        return JSON(dict((await self._rec(info)).raw))
 
     @strawberry.field(description="The invoice this line belongs to.")
     async def invoice(self, info: Ctx) -> Invoice:
@@ -438,7 +435,7 @@ class Subscription(Node):
 
     @strawberry.field(description=_RAW)
     async def raw(self, info: Ctx) -> JSON:
-        return dict((await self._rec(info)).raw)
+        return JSON(dict((await self._rec(info)).raw))
 
     @strawberry.field(description="The client who holds it.")
     async def client(self, info: Ctx) -> Client | None:
@@ -507,9 +504,7 @@ class Person:
         self, info: Ctx, status: SubscriptionStatusArg = None
     ) -> list[Subscription]:
         clients = await self._clients(info)
-        lists = await info.context.loaders.client_subscriptions.load_many(
-            [c.key for c in clients]
-        )
+        lists = await info.context.loaders.client_subscriptions.load_many([c.key for c in clients])
         wanted = frozenset(status or ())
         return [
             Subscription(key=s.key, record=s)
