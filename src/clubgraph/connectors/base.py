@@ -149,9 +149,7 @@ class Connector(abc.ABC):
         """Single lines by their own key."""
 
     @abc.abstractmethod
-    async def subscriptions(
-        self, keys: Sequence[Key]
-    ) -> Sequence[SubscriptionRecord | None]: ...
+    async def subscriptions(self, keys: Sequence[Key]) -> Sequence[SubscriptionRecord | None]: ...
 
     # --- reads by parent --------------------------------------------------------
 

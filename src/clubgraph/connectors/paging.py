@@ -35,9 +35,7 @@ def paged_stream(
     async def fetch(start: int, count: int) -> Chunk[T]:
         first = start // page_size
         last = (start + max(count, 1) - 1) // page_size
-        pages = await asyncio.gather(
-            *(fetch_page(p, page_size) for p in range(first, last + 1))
-        )
+        pages = await asyncio.gather(*(fetch_page(p, page_size) for p in range(first, last + 1)))
         rows: list[Row[T]] = []
         total: int | None = None
         page = first
@@ -76,9 +74,7 @@ def _collect(
     return len(records) < page_size or (total is not None and base + len(records) >= total)
 
 
-def memory_stream(
-    stream_id: str, rows: Sequence[Row[T]], *, descending: bool = True
-) -> Stream[T]:
+def memory_stream(stream_id: str, rows: Sequence[Row[T]], *, descending: bool = True) -> Stream[T]:
     """A stream over rows already known (positions must be 0..n-1 in order)."""
 
     async def fetch(start: int, count: int) -> Chunk[T]:

@@ -40,11 +40,11 @@ class RequestLog:
         )
 
 
-def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
-    """A JSON response serialised with orjson."""
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", **kwargs
-    )
+def json_response(
+    data: Any, status: int = 200, *, content_type: str = "application/json", **kwargs: Any
+) -> web.Response:
+    """A JSON response serialised with orjson (under another content type if a source says so)."""
+    return web.Response(body=orjson.dumps(data), status=status, content_type=content_type, **kwargs)
 
 
 @web.middleware

@@ -1,0 +1,61 @@
+"""Print how many upstream requests a workload costs, counted at the sandbox servers.
+
+    .venv/bin/python scripts/upstream_requests.py W1 --first 10 --first 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support import GraphServer, serve  # noqa: E402
+
+from clubgraph import workloads  # noqa: E402
+from clubgraph.app import create_app  # noqa: E402
+from clubgraph.domain import Source  # noqa: E402
+from clubgraph.sandbox.runner import start_sandbox  # noqa: E402
+from clubgraph.settings import Settings, SourceSettings  # noqa: E402
+
+
+async def main(workload: str, sizes: list[int]) -> None:
+    sandbox = await start_sandbox(port_base=None)
+    settings = Settings(
+        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        trace_upstream=True,
+    )
+    server, task, url = await serve(create_app(settings))
+    async with aiohttp.ClientSession() as http:
+        graph = GraphServer(url, sandbox, http)
+        await graph.data("{ invoices(first: 1, source: [CLUBCOLLECT]) { nodes { id } } }")
+        for first in sizes:
+            await graph.clear_upstream_requests()
+            data = await graph.data(workloads.load(workload), {"first": first})
+            requests = await graph.upstream_requests()
+            calls = Counter((r["source"], r["method"], r["path"], r["query"]) for r in requests)
+            nodes = [e["node"] for e in data["invoices"]["edges"]]
+            by_source = Counter(r["source"] for r in requests)
+            clients = Counter({n["client"]["id"]: n["source"] for n in nodes}.values())
+            print(f"{workload} first={first}: {len(requests)} upstream requests, "
+                  f"{sum(n - 1 for n in calls.values())} duplicates")
+            for source in sorted(by_source):
+                invoices = sum(1 for n in nodes if n["source"].lower() == source)
+                print(f"  {source:13} {by_source[source]:4} requests  "
+                      f"({invoices} invoices, {clients[source.upper()]} distinct clients)")
+    server.should_exit = True
+    await task
+    await sandbox.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("workload", choices=["W1", "W2"])
+    parser.add_argument("--first", type=int, action="append", default=[])
+    args = parser.parse_args()
+    asyncio.run(main(args.workload, args.first or [10, 50]))

@@ -1,0 +1,332 @@
+"""The FitnessForce UFP connector: tenant-scoped reads by key, lists as streams, writes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any, TypeVar
+
+from ...domain import (
+    ClientRecord,
+    EntityType,
+    InvoiceItemRecord,
+    InvoiceRecord,
+    InvoiceStatus,
+    Key,
+    Source,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
+from ...errors import UpstreamNotFound
+from ...http import UpstreamHTTP
+from ..base import (
+    ClientFilter,
+    Connector,
+    InvoiceFilter,
+    InvoiceOrder,
+    InvoiceSortField,
+    SortDirection,
+    Stream,
+    SubscriptionFilter,
+    client_sort_value,
+    invoice_sort_value,
+    subscription_sort_value,
+)
+from ..paging import paged_stream
+from .auth import FitnessForceAuth, parse_errors
+from .credentials import FitnessForceCredentials
+from .mapping import (
+    INVOICE_STATUS,
+    SUBSCRIPTION_STATUS,
+    key_ids,
+    map_client,
+    map_invoice,
+    map_subscription,
+)
+from .writes import FitnessForceWrites
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+# The upstream sort_by for each unified invoice order.
+_INVOICE_SORT = {
+    InvoiceSortField.ISSUED_AT: "invoice_date",
+    InvoiceSortField.DUE_AT: "due_date",
+    InvoiceSortField.TOTAL: "net_amount",
+    InvoiceSortField.NUMBER: "invoice_number",
+}
+# Largest page the upstream serves; whole-list reads use it to need fewest requests.
+_MAX_PAGE = 200
+
+
+def _raw_statuses(wanted: Iterable[Enum], table: Mapping[str, Enum]) -> list[str]:
+    """The upstream status values that map to any of ``wanted``."""
+    wanted = set(wanted)
+    return sorted(raw for raw, unified in table.items() if unified in wanted)
+
+
+class FitnessForceConnector(FitnessForceWrites, Connector):
+    """FitnessForce UFP over its REST API."""
+
+    source = Source.FITNESSFORCE
+
+    def __init__(
+        self, base_url: str, credentials: FitnessForceCredentials, *, page_size: int = 100
+    ) -> None:
+        self.page_size = min(page_size, _MAX_PAGE)
+        self.http = UpstreamHTTP(
+            Source.FITNESSFORCE.value,
+            base_url,
+            auth=FitnessForceAuth(credentials),
+            error_parser=parse_errors,
+        )
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    async def tenants(self) -> Sequence[str]:
+        rows = await self._all("/tenants", {})
+        return [str(t["tenant_id"]) for t in rows]
+
+    # --- reads by key ---------------------------------------------------------------
+
+    async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]:
+        async def one(key: Key) -> ClientRecord | None:
+            ids = key_ids(key, 1)
+            if ids is None:
+                return None
+            raw = await self._get_or_none(f"/tenant/{key.tenant}/clients/{ids[0]}")
+            return None if raw is None else map_client(raw, key.tenant)
+
+        return await _per_distinct(keys, one)
+
+    async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
+        async def one(key: Key) -> InvoiceRecord | None:
+            ids = key_ids(key, 2)
+            if ids is None:
+                return None
+            path = f"/tenant/{key.tenant}/clients/{ids[0]}/invoices/{ids[1]}"
+            raw = await self._get_or_none(path)
+            return None if raw is None else map_invoice(raw, key.tenant)
+
+        return await _per_distinct(keys, one)
+
+    async def invoice_items(
+        self, invoice_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceItemRecord]]:
+        # Lines come embedded in the invoice: one invoice read per distinct invoice.
+        invoices = await self.invoices(invoice_keys)
+        return [() if inv is None else (inv.items or ()) for inv in invoices]
+
+    async def invoice_item(self, keys: Sequence[Key]) -> Sequence[InvoiceItemRecord | None]:
+        parents: list[Key | None] = []
+        for key in keys:
+            ids = key_ids(key, 3)
+            parents.append(
+                None
+                if ids is None
+                else Key(
+                    type=EntityType.INVOICE,
+                    source=key.source,
+                    tenant=key.tenant,
+                    id=f"{ids[0]}/{ids[1]}",
+                )
+            )
+        wanted = [p for p in parents if p is not None]
+        found = dict(zip(wanted, await self.invoices(wanted), strict=True))
+        out: list[InvoiceItemRecord | None] = []
+        for key, parent in zip(keys, parents, strict=True):
+            invoice = found.get(parent) if parent is not None else None
+            items = invoice.items or () if invoice is not None else ()
+            out.append(next((item for item in items if item.key == key), None))
+        return out
+
+    async def subscriptions(self, keys: Sequence[Key]) -> Sequence[SubscriptionRecord | None]:
+        async def one(key: Key) -> SubscriptionRecord | None:
+            ids = key_ids(key, 2)
+            if ids is None:
+                return None
+            path = f"/tenant/{key.tenant}/clients/{ids[0]}/subscriptions/{ids[1]}"
+            raw = await self._get_or_none(path)
+            return None if raw is None else map_subscription(raw, key.tenant)
+
+        return await _per_distinct(keys, one)
+
+    # --- reads by parent --------------------------------------------------------------
+
+    async def client_invoices(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        async def one(key: Key) -> Sequence[InvoiceRecord]:
+            ids = key_ids(key, 1)
+            if ids is None:
+                return ()
+            path = f"/tenant/{key.tenant}/clients/{ids[0]}/invoices"
+            rows = await self._all_or_empty(path, {"sort_by": "invoice_date", "sort_order": "desc"})
+            return [map_invoice(r, key.tenant) for r in rows]
+
+        return await _per_distinct(client_keys, one)
+
+    async def client_subscriptions(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[SubscriptionRecord]]:
+        async def one(key: Key) -> Sequence[SubscriptionRecord]:
+            ids = key_ids(key, 1)
+            if ids is None:
+                return ()
+            path = f"/tenant/{key.tenant}/clients/{ids[0]}/subscriptions"
+            rows = await self._all_or_empty(path, {"sort_by": "start_date", "sort_order": "desc"})
+            return [map_subscription(r, key.tenant) for r in rows]
+
+        return await _per_distinct(client_keys, one)
+
+    async def subscription_invoices(
+        self, subscription_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        async def one(key: Key) -> Sequence[InvoiceRecord]:
+            ids = key_ids(key, 2)
+            if ids is None:
+                return ()
+            path = f"/tenant/{key.tenant}/clients/{ids[0]}/subscriptions/{ids[1]}/invoices"
+            rows = await self._all_or_empty(path, {"sort_by": "invoice_date", "sort_order": "desc"})
+            return [map_invoice(r, key.tenant) for r in rows]
+
+        return await _per_distinct(subscription_keys, one)
+
+    # --- lists ------------------------------------------------------------------------
+
+    async def _tenant_ids(self, tenant: str | None) -> Sequence[str]:
+        return [tenant] if tenant is not None else await self.tenants()
+
+    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
+        def stream(tenant: str) -> Stream[ClientRecord]:
+            return paged_stream(
+                f"fitnessforce:{tenant}",
+                page_size=self.page_size,
+                fetch_page=self._pager(
+                    f"/tenant/{tenant}/clients",
+                    {"sort_by": "full_name", "sort_order": "asc"},
+                    lambda raw: map_client(raw, tenant),
+                ),
+                key=lambda r: r.key,
+                sort=client_sort_value,
+                descending=False,
+            )
+
+        return [stream(t) for t in await self._tenant_ids(flt.tenant)]
+
+    async def invoice_streams(
+        self, flt: InvoiceFilter, order: InvoiceOrder
+    ) -> Sequence[Stream[InvoiceRecord]]:
+        desc = order.direction is SortDirection.DESC
+        params: dict[str, str | int] = {
+            "sort_by": _INVOICE_SORT[order.field],
+            "sort_order": "desc" if desc else "asc",
+        }
+        keep: Callable[[InvoiceRecord], bool] | None = None
+        suffix = ""
+        if flt.statuses:
+            suffix = ":" + "|".join(sorted(s.value for s in flt.statuses))
+            if InvoiceStatus.UNKNOWN in flt.statuses:
+                # Statuses the upstream does not name cannot be asked for: filter locally.
+                statuses = flt.statuses
+                keep = lambda r: r.status in statuses  # noqa: E731
+            else:
+                params["status"] = ",".join(_raw_statuses(flt.statuses, INVOICE_STATUS))
+        field = order.field
+
+        def stream(tenant: str) -> Stream[InvoiceRecord]:
+            return paged_stream(
+                f"fitnessforce:{tenant}{suffix}",
+                page_size=self.page_size,
+                fetch_page=self._pager(
+                    f"/tenant/{tenant}/invoices", params, lambda raw: map_invoice(raw, tenant)
+                ),
+                key=lambda r: r.key,
+                sort=lambda r: invoice_sort_value(r, field),
+                keep=keep,
+                descending=desc,
+            )
+
+        return [stream(t) for t in await self._tenant_ids(flt.tenant)]
+
+    async def subscription_streams(
+        self, flt: SubscriptionFilter
+    ) -> Sequence[Stream[SubscriptionRecord]]:
+        params: dict[str, str | int] = {"sort_by": "start_date", "sort_order": "desc"}
+        keep: Callable[[SubscriptionRecord], bool] | None = None
+        suffix = ""
+        if flt.statuses:
+            suffix = ":" + "|".join(sorted(s.value for s in flt.statuses))
+            if SubscriptionStatus.UNKNOWN in flt.statuses:
+                statuses = flt.statuses
+                keep = lambda r: r.status in statuses  # noqa: E731
+            else:
+                params["status"] = ",".join(_raw_statuses(flt.statuses, SUBSCRIPTION_STATUS))
+
+        def stream(tenant: str) -> Stream[SubscriptionRecord]:
+            return paged_stream(
+                f"fitnessforce:{tenant}:subscriptions{suffix}",
+                page_size=self.page_size,
+                fetch_page=self._pager(
+                    f"/tenant/{tenant}/subscriptions",
+                    params,
+                    lambda raw: map_subscription(raw, tenant),
+                ),
+                key=lambda r: r.key,
+                sort=subscription_sort_value,
+                keep=keep,
+            )
+
+        return [stream(t) for t in await self._tenant_ids(flt.tenant)]
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    async def _get_or_none(self, path: str) -> Any:
+        try:
+            return await self.http.request("GET", path)
+        except UpstreamNotFound:
+            return None
+
+    def _pager(
+        self, path: str, params: dict[str, str | int], mapper: Callable[[Any], R]
+    ) -> Callable[[int, int], Awaitable[tuple[Sequence[R], int | None]]]:
+        async def fetch_page(index: int, size: int) -> tuple[Sequence[R], int | None]:
+            query = {**params, "page_number": index + 1, "page_size": size}
+            body = await self.http.request("GET", path, params=query)
+            return [mapper(raw) for raw in body["data"]], body["total_records"]
+
+        return fetch_page
+
+    async def _all(self, path: str, params: dict[str, str | int]) -> list[Any]:
+        """Every row of a paged list: the first page tells the total, the rest run at once."""
+        query = {**params, "page_number": 1, "page_size": _MAX_PAGE}
+        first = await self.http.request("GET", path, params=query)
+        rows: list[Any] = list(first["data"])
+        pages = await asyncio.gather(
+            *(
+                self.http.request("GET", path, params={**query, "page_number": n})
+                for n in range(2, int(first["total_pages"]) + 1)
+            )
+        )
+        for page in pages:
+            rows.extend(page["data"])
+        return rows
+
+    async def _all_or_empty(self, path: str, params: dict[str, str | int]) -> list[Any]:
+        try:
+            return await self._all(path, params)
+        except UpstreamNotFound:
+            return []
+
+
+async def _per_distinct(keys: Sequence[K], one: Callable[[K], Awaitable[R]]) -> list[R]:
+    """``one`` run once per distinct key, concurrently, answered in the order of ``keys``."""
+    distinct = list(dict.fromkeys(keys))
+    results = await asyncio.gather(*(one(k) for k in distinct))
+    found = dict(zip(distinct, results, strict=True))
+    return [found[k] for k in keys]

@@ -1,0 +1,35 @@
+"""Credentials for the FitnessForce UFP API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FitnessForceCredentials:
+    """An API user's username and password, exchanged for a bearer token.
+
+    Read from ``CLUBGRAPH_FITNESSFORCE_USERNAME`` and ``CLUBGRAPH_FITNESSFORCE_PASSWORD``.
+    """
+
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FitnessForceCredentials | None:
+        """Credentials from the environment, or None when they are not configured."""
+        username = env.get("CLUBGRAPH_FITNESSFORCE_USERNAME", "").strip()
+        password = env.get("CLUBGRAPH_FITNESSFORCE_PASSWORD", "")
+        if not username and not password:
+            return None
+        if not username or not password:
+            raise ValueError(
+                "CLUBGRAPH_FITNESSFORCE_USERNAME and CLUBGRAPH_FITNESSFORCE_PASSWORD "
+                "must be set together"
+            )
+        return cls(username, password)
+
+
+# The API user the sandbox server accepts.
+DEV_CREDENTIALS = FitnessForceCredentials(username="sandbox", password="sandbox-secret")

@@ -1,0 +1,1 @@
+"""FitnessForce UFP sandbox server."""

@@ -1,0 +1,105 @@
+"""The FitnessForce UFP sandbox server.
+
+Documented (seed ``fitnessforce-ufp-api.txt``):
+- ``POST .../invoices/{invoice_id}/send_invoice_clear_balance_link`` (under
+  ``/tenant/{tenant_id}/clients/{client_id}``) in full: an optional JSON array of
+  channels (None, Email, SMS, WhatsApp, MobileNotification, Desktop, Task), answered
+  ``200 text/plain`` with an array of
+  ``{channel, client_id, staff_id, success, error: ValidationError}``.
+- The ``ValidationError`` object: ``severity`` (Error/Warning/Info), ``errorCode``,
+  ``errorMessage``, ``identifier``, ``helptext``, ``jsonObject``.
+- Tenant-scoped paths ``/tenant/{tenant_id}/clients/{client_id}/invoices/{invoice_id}``,
+  integer ids, snake_case JSON, and the names of every other endpoint (index only).
+
+Inferred (the index names them, the seed leaves their shape open):
+- Auth: ``POST /authentication/token`` ({username, password}) and
+  ``POST /authentication/refresh_token`` ({refresh_token}), both answering
+  {access_token, token_type, expires_in, refresh_token}; ``Authorization: Bearer``
+  on every other call; refresh rotates both tokens.
+- Error bodies: ``{"errors": [ValidationError, ...]}`` with 400 (validation),
+  401 (auth), 404 (not found) and 409 (state conflict).
+- Lists: ``page_number`` (1-based), ``page_size`` (default 25, max 200),
+  ``sort_by``/``sort_order``, comma-separated ``status``; answered as
+  ``{page_number, page_size, total_records, total_pages, data}``.
+- Every path other than the documented one, all field names of tenants, clients,
+  invoices (with embedded ``invoice_details`` lines), subscriptions, freezes and
+  plans, and the invoice and subscription status values.
+- Dates ``YYYY-MM-DD``; datetimes ISO 8601 in the tenant's local time with offset;
+  amounts JSON decimal numbers in major units with ``currency_code``.
+
+Sandbox only: ``POST /__sandbox/tokens/expire`` ages every access token past expiry.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..core import json_response, new_app
+from . import invoices, memberships
+from .auth import TOKENS, TokenStore, bearer, expire_tokens, generate_token, refresh_token
+from .data import build_state
+from .responses import STATE, UfpError, client_of, paged, sort_order, tenant_of
+from .state import JSON
+
+
+def _tenant_summary(tenant: JSON) -> JSON:
+    return {k: v for k, v in tenant.items() if k != "tax_groups"}
+
+
+async def list_tenants(request: web.Request) -> web.Response:
+    # inferred path: GET /tenants ("List tenants"), paged like every list.
+    tenants = request.app[STATE].tenants.values()
+    return paged(request, [_tenant_summary(t) for t in tenants])
+
+
+async def get_tenant(request: web.Request) -> web.Response:
+    # inferred path: GET /tenant/{tenant_id} ("Get tenant details"), with tax groups.
+    return json_response(tenant_of(request.app[STATE], request))
+
+
+async def list_clients(request: web.Request) -> web.Response:
+    # inferred: sort_by full_name | client_id | created_date (default client_id asc).
+    state = request.app[STATE]
+    tenant = tenant_of(state, request)
+    rows = [c for c in state.clients.values() if c["tenant_id"] == tenant["tenant_id"]]
+    field = request.query.get("sort_by", "client_id")
+    desc = sort_order(request, "asc")
+    rows.sort(key=lambda c: c["client_id"])
+    if field == "full_name":
+        rows.sort(key=lambda c: c["full_name"].casefold(), reverse=desc)
+    elif field == "created_date":
+        rows.sort(key=lambda c: c["created_date"], reverse=desc)
+    elif field == "client_id":
+        rows.sort(key=lambda c: c["client_id"], reverse=desc)
+    else:
+        raise UfpError(400, "InvalidSortField", f"cannot sort clients by {field}", "sort_by")
+    return paged(request, rows)
+
+
+async def get_client(request: web.Request) -> web.Response:
+    return json_response(client_of(request.app[STATE], request))
+
+
+def create_app(
+    *,
+    seed: int = 7,
+    latency_ms: int = 0,
+    token_ttl_s: float = 3600,
+    refresh_ttl_s: float = 86400,
+) -> web.Application:
+    """The FitnessForce UFP sandbox with seeded data."""
+    app = new_app(latency_ms)
+    app.middlewares.append(bearer)
+    app[STATE] = build_state(seed)
+    app[TOKENS] = TokenStore(token_ttl_s=token_ttl_s, refresh_ttl_s=refresh_ttl_s)
+    r = app.router
+    r.add_post("/__sandbox/tokens/expire", expire_tokens)
+    r.add_post("/authentication/token", generate_token)
+    r.add_post("/authentication/refresh_token", refresh_token)
+    r.add_get("/tenants", list_tenants)
+    r.add_get("/tenant/{tenant_id}", get_tenant)
+    r.add_get("/tenant/{tenant_id}/clients", list_clients)  # inferred path
+    r.add_get("/tenant/{tenant_id}/clients/{client_id}", get_client)  # inferred path
+    invoices.add_routes(app)
+    memberships.add_routes(app)
+    return app
