@@ -1,0 +1,329 @@
+"""The TimeTap connector: businesses reached by API key, invoices embedding their lines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from ...domain import (
+    ClientRecord,
+    InvoiceItemRecord,
+    InvoiceRecord,
+    InvoiceStatus,
+    Key,
+    Source,
+    SubscriptionRecord,
+)
+from ...errors import UpstreamBadResponse, UpstreamNotFound
+from ...http import Params, UpstreamHTTP
+from ..base import (
+    Chunk,
+    ClientFilter,
+    Connector,
+    InvoiceFilter,
+    InvoiceOrder,
+    InvoiceSortField,
+    Row,
+    SortDirection,
+    Stream,
+    SubscriptionFilter,
+    client_sort_value,
+    invoice_sort_value,
+)
+from ..paging import paged_stream
+from . import mapping
+from .auth import TimeTapAuth, parse_errors
+from .credentials import TimeTapCredentials
+from .transport import call
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# What each listable status endpoint can hold, in unified statuses.
+_ENDPOINT_STATUSES: dict[str, frozenset[InvoiceStatus]] = {
+    "OPEN": frozenset(
+        {
+            InvoiceStatus.OPEN,
+            InvoiceStatus.PARTIALLY_PAID,
+            InvoiceStatus.PAYMENT_FAILED,
+            InvoiceStatus.UNKNOWN,
+        }
+    ),
+    "CLOSED": frozenset({InvoiceStatus.PAID}),
+    "VOID": frozenset({InvoiceStatus.VOID}),
+}
+_ORDER_FIELDS = {
+    InvoiceSortField.ISSUED_AT: "invoiceDate",
+    InvoiceSortField.DUE_AT: "invoiceDueDate",
+    InvoiceSortField.NUMBER: "invoiceNumber",
+}
+# The sandbox (and TimeTap's web app) cap a page at 500 rows.
+_FULL_PAGE = 500
+
+
+async def _each(keys: Sequence[K], load: Callable[[K], Awaitable[V]]) -> list[V]:
+    """``load`` once per distinct key, concurrently; results in the order of ``keys``."""
+    distinct = list(dict.fromkeys(keys))
+    values = await asyncio.gather(*(load(k) for k in distinct))
+    found = dict(zip(distinct, values, strict=True))
+    return [found[k] for k in keys]
+
+
+class TimeTapConnector(Connector):
+    """Reads TimeTap businesses, one API key each."""
+
+    source = Source.TIMETAP
+
+    def __init__(
+        self, base_url: str, credentials: TimeTapCredentials, *, page_size: int = 100
+    ) -> None:
+        self._auth = TimeTapAuth(credentials)
+        self._http = UpstreamHTTP(
+            Source.TIMETAP.value, base_url, auth=self._auth, error_parser=parse_errors
+        )
+        self._key_count = len(credentials.keys)
+        self._page_size = page_size
+        self._businesses: dict[str, int] | None = None
+        self._businesses_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    # --- plumbing ----------------------------------------------------------------
+
+    async def _get(self, key_index: int, path: str, params: Params | None = None) -> Any:
+        return await call(self._http, self._auth, key_index, "GET", path, params)
+
+    async def _business_keys(self) -> dict[str, int]:
+        """businessId -> index of the API key that reaches it (asked once)."""
+        if self._businesses is None:
+            async with self._businesses_lock:
+                if self._businesses is None:
+                    bodies = await asyncio.gather(
+                        *(self._get(i, "/business") for i in range(self._key_count))
+                    )
+                    found: dict[str, int] = {}
+                    for index, body in enumerate(bodies):
+                        if not isinstance(body, dict) or "businessId" not in body:
+                            raise UpstreamBadResponse("timetap", "business without businessId")
+                        found.setdefault(str(body["businessId"]), index)
+                    self._businesses = found
+        return self._businesses
+
+    async def _key_of(self, tenant: str) -> int | None:
+        return (await self._business_keys()).get(tenant)
+
+    async def _get_or_none(self, tenant: str, path: str) -> Any:
+        index = await self._key_of(tenant)
+        if index is None:
+            return None
+        try:
+            return await self._get(index, path)
+        except UpstreamNotFound:
+            return None
+
+    async def _invoice(self, key: tuple[str, str]) -> InvoiceRecord | None:
+        tenant, invoice_id = key
+        body = await self._get_or_none(tenant, f"/invoices/{invoice_id}")
+        return mapping.map_invoice(body) if body is not None else None
+
+    async def _invoices_by_id(self, keys: Sequence[tuple[str, str]]) -> list[InvoiceRecord | None]:
+        return await _each(keys, self._invoice)
+
+    # --- contract ----------------------------------------------------------------
+
+    async def tenants(self) -> Sequence[str]:
+        return list(await self._business_keys())
+
+    async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]:
+        async def load(key: tuple[str, str]) -> ClientRecord | None:
+            body = await self._get_or_none(key[0], f"/clients/{key[1]}")
+            return mapping.map_client(body, key[0]) if body is not None else None
+
+        return await _each([(k.tenant, k.id) for k in keys], load)
+
+    async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
+        return await self._invoices_by_id([(k.tenant, k.id) for k in keys])
+
+    async def invoice_items(
+        self, invoice_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceItemRecord]]:
+        invoices = await self._invoices_by_id([(k.tenant, k.id) for k in invoice_keys])
+        return [list(inv.items or ()) if inv is not None else [] for inv in invoices]
+
+    async def invoice_item(self, keys: Sequence[Key]) -> Sequence[InvoiceItemRecord | None]:
+        # TimeTap has no read of one line: the line comes from its invoice, fetched
+        # once however many of its lines are asked for.
+        parents = [(k.tenant, k.id.partition("/")[0]) for k in keys]
+        invoices = await self._invoices_by_id(parents)
+        out: list[InvoiceItemRecord | None] = []
+        for key, invoice in zip(keys, invoices, strict=True):
+            items = invoice.items or () if invoice is not None else ()
+            out.append(next((i for i in items if i.key == key), None))
+        return out
+
+    async def subscriptions(self, keys: Sequence[Key]) -> Sequence[SubscriptionRecord | None]:
+        return [None] * len(keys)
+
+    async def client_invoices(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        async def load(key: tuple[str, str]) -> list[InvoiceRecord]:
+            body = await self._get_or_none(key[0], f"/invoices/client/{key[1]}")
+            records = [mapping.map_invoice(raw) for raw in body or ()]
+            records.sort(key=lambda r: (r.issued_at, int(r.key.id)), reverse=True)
+            return records
+
+        return await _each([(k.tenant, k.id) for k in client_keys], load)
+
+    async def client_subscriptions(
+        self, client_keys: Sequence[Key]
+    ) -> Sequence[Sequence[SubscriptionRecord]]:
+        return [[] for _ in client_keys]
+
+    async def subscription_invoices(
+        self, subscription_keys: Sequence[Key]
+    ) -> Sequence[Sequence[InvoiceRecord]]:
+        return [[] for _ in subscription_keys]
+
+    def embedded_client(self, invoice: InvoiceRecord) -> ClientRecord | None:
+        """The client an invoice response embedded (so a client loader can be primed)."""
+        return mapping.embedded_client(invoice)
+
+    # --- streams -------------------------------------------------------------------
+
+    async def _tenant_keys(self, tenant: str | None) -> list[tuple[str, int]]:
+        found = await self._business_keys()
+        return [(b, i) for b, i in found.items() if tenant is None or b == tenant]
+
+    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
+        return [self._client_stream(b, i) for b, i in await self._tenant_keys(flt.tenant)]
+
+    def _client_stream(self, business: str, index: int) -> Stream[ClientRecord]:
+        async def fetch_page(page: int, size: int) -> tuple[Sequence[ClientRecord], int | None]:
+            params: Params = {
+                "pageNumber": page + 1,
+                "pageSize": size,
+                "order_field": "fullName",
+                "order_mode": "asc",
+            }
+            body = await self._get(index, "/clientList/reportWithCount", params)
+            rows = [mapping.map_client(raw, business) for raw in body["clientList"]]
+            return rows, int(body["count"])
+
+        return paged_stream(
+            f"timetap:{business}:clients",
+            page_size=self._page_size,
+            fetch_page=fetch_page,
+            key=lambda r: r.key,
+            sort=client_sort_value,
+            descending=False,
+        )
+
+    async def invoice_streams(
+        self, flt: InvoiceFilter, order: InvoiceOrder
+    ) -> Sequence[Stream[InvoiceRecord]]:
+        streams: list[Stream[InvoiceRecord]] = []
+        for business, index in await self._tenant_keys(flt.tenant):
+            for status, holds in _ENDPOINT_STATUSES.items():
+                if flt.statuses and not holds & flt.statuses:
+                    continue
+                keep = None
+                if flt.statuses and not holds <= flt.statuses:
+                    wanted = flt.statuses
+
+                    def keep(r: InvoiceRecord, wanted: frozenset[InvoiceStatus] = wanted) -> bool:
+                        return r.status in wanted
+
+                streams.append(self._invoice_stream(business, index, status, order, keep))
+        return streams
+
+    def _invoice_stream(
+        self,
+        business: str,
+        index: int,
+        status: str,
+        order: InvoiceOrder,
+        keep: Callable[[InvoiceRecord], bool] | None,
+    ) -> Stream[InvoiceRecord]:
+        stream_id = f"timetap:{business}:{status}"
+        descending = order.direction is SortDirection.DESC
+        path = f"/invoices/status/{status}"
+
+        def sort(r: InvoiceRecord) -> Any:
+            return invoice_sort_value(r, order.field)
+
+        field = _ORDER_FIELDS.get(order.field)
+        if field is None:
+            return self._locally_sorted(stream_id, index, path, sort, keep, descending)
+
+        async def fetch_page(page: int, size: int) -> tuple[Sequence[InvoiceRecord], int | None]:
+            params: Params = {
+                "pageNumber": page + 1,
+                "pageSize": size,
+                "order_field": field,
+                "order_mode": "desc" if descending else "asc",
+            }
+            body = await self._get(index, path, params)
+            return [mapping.map_invoice(raw) for raw in body], None
+
+        return paged_stream(
+            stream_id,
+            page_size=self._page_size,
+            fetch_page=fetch_page,
+            key=lambda r: r.key,
+            sort=sort,
+            keep=keep,
+            descending=descending,
+        )
+
+    def _locally_sorted(
+        self,
+        stream_id: str,
+        index: int,
+        path: str,
+        sort: Callable[[InvoiceRecord], Any],
+        keep: Callable[[InvoiceRecord], bool] | None,
+        descending: bool,
+    ) -> Stream[InvoiceRecord]:
+        """A stream in an order TimeTap cannot sort by (the total): read whole, sort here."""
+        rows: list[Row[InvoiceRecord]] | None = None
+        lock = asyncio.Lock()
+
+        async def load() -> list[Row[InvoiceRecord]]:
+            records: list[InvoiceRecord] = []
+            page = 1
+            while True:
+                params: Params = {
+                    "pageNumber": page,
+                    "pageSize": _FULL_PAGE,
+                    "order_field": "invoiceId",
+                    "order_mode": "asc",
+                }
+                body = await self._get(index, path, params)
+                records.extend(mapping.map_invoice(raw) for raw in body)
+                if len(body) < _FULL_PAGE:
+                    break
+                page += 1
+            kept = [r for r in records if keep is None or keep(r)]
+            # Stable in both directions, so ties keep TimeTap's order.
+            kept.sort(key=sort, reverse=descending)
+            return [Row(i, r.key, sort(r), r) for i, r in enumerate(kept)]
+
+        async def fetch(start: int, count: int) -> Chunk[InvoiceRecord]:
+            nonlocal rows
+            async with lock:
+                if rows is None:
+                    rows = await load()
+            return Chunk(rows[start:], True, len(rows))
+
+        return Stream(stream_id, fetch, descending)
+
+    async def subscription_streams(
+        self, flt: SubscriptionFilter
+    ) -> Sequence[Stream[SubscriptionRecord]]:
+        return []
