@@ -1,0 +1,1 @@
+"""Sandbox twin of the ClubCollect API v2."""
