@@ -1,0 +1,60 @@
+"""Paging and sorting parameters shared by the sandbox's list routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from ..core import json_response
+from .replies import fail
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+def int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        fail(400, "INVALID_VALUE", f"{name} must be an integer")
+
+
+def choice_param(request: web.Request, name: str, allowed: Sequence[str], default: str) -> str:
+    raw = request.query.get(name, default)
+    if raw not in allowed:
+        fail(400, "INVALID_VALUE", f"{name} must be one of {', '.join(allowed)}")
+    return raw
+
+
+def page_of(
+    request: web.Request,
+    rows: list[dict[str, Any]],
+    sort_keys: dict[str, Callable[[dict[str, Any]], Any]],
+    default_sort: str,
+    default_direction: str,
+) -> web.Response:
+    """Sort, then cut one page (``page`` counts from 1, ``pageSize`` up to 500)."""
+    # inferred: page/pageSize/sort/sortDirection are not in the v5 reference.
+    page = int_param(request, "page", 1) or 1
+    size = int_param(request, "pageSize", DEFAULT_PAGE_SIZE) or 0
+    if page < 1:
+        fail(400, "INVALID_VALUE", "page must be >= 1")
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        fail(400, "INVALID_VALUE", f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    sort = choice_param(request, "sort", tuple(sort_keys), default_sort)
+    direction = choice_param(request, "sortDirection", ("ASC", "DESC"), default_direction)
+    ordered = sorted(rows, key=sort_keys[sort], reverse=direction == "DESC")
+    start = (page - 1) * size
+    return json_response(
+        {
+            "data": ordered[start : start + size],
+            "page": page,
+            "pageSize": size,
+            "totalCount": len(ordered),
+        }
+    )
