@@ -38,7 +38,10 @@ async def main(workload: str, sizes: list[int]) -> None:
             await graph.clear_upstream_requests()
             data = await graph.data(workloads.load(workload), {"first": first})
             requests = await graph.upstream_requests()
-            calls = Counter((r["source"], r["method"], r["path"], r["query"]) for r in requests)
+            calls = Counter(
+                (r["source"], r["credential"], r["method"], r["path"], r["query"])
+                for r in requests
+            )
             nodes = [e["node"] for e in data["invoices"]["edges"]]
             by_source = Counter(r["source"] for r in requests)
             clients = Counter({n["client"]["id"]: n["source"] for n in nodes}.values())

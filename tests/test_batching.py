@@ -23,7 +23,9 @@ async def _w1(graph: GraphServer, first: int) -> tuple[dict[str, Any], list[dict
 @pytest.mark.parametrize("first", [10, 50])
 async def test_w1_makes_no_duplicate_request(graph: GraphServer, first: int) -> None:
     _, requests, _ = await _w1(graph, first)
-    calls = Counter((r["source"], r["method"], r["path"], r["query"]) for r in requests)
+    calls = Counter(
+        (r["source"], r["credential"], r["method"], r["path"], r["query"]) for r in requests
+    )
     assert [c for c, n in calls.items() if n > 1] == []
 
 

@@ -135,7 +135,12 @@ async def test_invoices_merge_all_sources_newest_first(graph: GraphServer) -> No
     assert {e["node"]["source"] for e in edges} == set(SOURCES)
     issued = [datetime.fromisoformat(e["node"]["issuedAt"]) for e in edges]
     assert issued == sorted(issued, reverse=True)
-    assert data["invoices"]["totalCount"] >= 3000
+    # TimeTap's status lists are bare arrays: no upstream count, so no honest total.
+    assert data["invoices"]["totalCount"] is None
+    counted = await graph.data(
+        "{ invoices(first: 1, source: [FITNESSFORCE, CLUBCOLLECT, TIGHT]) { totalCount } }"
+    )
+    assert counted["invoices"]["totalCount"] >= 2500
 
 
 @pytest.mark.parametrize(
@@ -198,7 +203,7 @@ async def test_client_invoices_both_ways(graph: GraphServer) -> None:
 async def test_subscription_invoices_point_back(graph: GraphServer) -> None:
     for source in ("FITNESSFORCE", "TIGHT"):
         data = await graph.data(
-            """query($s: [Source!]) { subscriptions(first: 20, source: $s) {
+            """query($s: [Source!]) { subscriptions(first: 100, source: $s) {
               nodes { id invoices(first: 50) { nodes { id subscription { id } } } } } }""",
             {"s": [source]},
         )

@@ -7,7 +7,9 @@ non-2xx answers into exceptions through ``errors.error_for_status``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 
 import aiohttp
@@ -43,6 +45,11 @@ class NoAuth:
         return None
 
 
+def _loads_exact(raw: bytes) -> Any:
+    """JSON with every number that has a fraction or exponent as an exact Decimal."""
+    return json.loads(raw, parse_float=Decimal)
+
+
 def _no_details(status: int, body: Any) -> Sequence[SourceErrorDetail]:
     return ()
 
@@ -60,6 +67,7 @@ class UpstreamHTTP:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         pool_size: int = 64,
+        exact_decimals: bool = False,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
@@ -68,6 +76,8 @@ class UpstreamHTTP:
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        # A source whose amounts are JSON numbers with fractions must not see floats.
+        self._loads: Callable[[bytes], Any] = _loads_exact if exact_decimals else orjson.loads
 
     async def start(self) -> None:
         if self._session is None:
@@ -98,19 +108,23 @@ class UpstreamHTTP:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
+        auth: Auth | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (or text), raising on non-2xx.
 
-        A 401 on an authenticated call invalidates the token and replays the call once.
+        ``auth`` overrides the client's authentication for this call (a source with one
+        credential per tenant). A 401 on an authenticated call invalidates the token and
+        replays the call once.
         """
+        scheme = auth or self.auth
         for attempt in (1, 2):
             hdrs = {"Accept": "application/json", **(headers or {})}
             prm: dict[str, str | int] = dict(params or {})
             if authenticate:
-                await self.auth.apply(self, hdrs, prm)
+                await scheme.apply(self, hdrs, prm)
             status, body, text = await self._send(method, path, prm, json, hdrs)
             if status == 401 and authenticate and attempt == 1:
-                self.auth.invalidate()
+                scheme.invalidate()
                 continue
             if status >= 400:
                 raise _error_for_status(
@@ -160,8 +174,8 @@ class UpstreamHTTP:
         body: Any = text
         if raw and ("json" in content_type or raw[:1] in (b"{", b"[")):
             try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
+                body = self._loads(raw)
+            except ValueError as exc:
                 if status < 400:
                     raise UpstreamBadResponse(
                         self.source,

@@ -228,8 +228,11 @@ async def test_token_refresh_after_expiry(
 ) -> None:
     async with aiohttp.ClientSession() as s:
         await s.post(sandbox.urls["fitnessforce"] + "/__sandbox/tokens/expire")
-    assert await conn.tenants() == ["101", "102"]
-    assert await log.paths() == ["/tenants", "/authentication/refresh_token", "/tenants"]
+    # Tenants are cached reference data: read a client to make a call after expiry.
+    key = Key(EntityType.CLIENT, Source.FITNESSFORCE, "101", "10002")
+    assert [c.key for c in await conn.clients([key]) if c] == [key]
+    path = "/tenant/101/clients/10002"
+    assert await log.paths() == [path, "/authentication/refresh_token", path]
 
 
 async def test_generates_a_new_token_when_refresh_is_refused(sandbox: RunningSandbox) -> None:
@@ -243,12 +246,14 @@ async def test_generates_a_new_token_when_refresh_is_refused(sandbox: RunningSan
         conn.http.auth._refresh = "revoked"  # type: ignore[attr-defined]
         log = Log(url)
         await log.clear()
-        assert await conn.tenants() == ["101", "102"]
+        key = Key(EntityType.CLIENT, Source.FITNESSFORCE, "101", "10002")
+        assert [c.key for c in await conn.clients([key]) if c] == [key]
+        path = "/tenant/101/clients/10002"
         assert await log.paths() == [
-            "/tenants",
+            path,
             "/authentication/refresh_token",
             "/authentication/token",
-            "/tenants",
+            path,
         ]
     finally:
         await conn.close()

@@ -7,6 +7,7 @@ by ``DELETE``) so that tests and benchmarks can count real upstream HTTP calls.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,10 +35,20 @@ class RequestLog:
                 "path": request.path,
                 "query": request.query_string,
                 "status": status,
+                # Which caller: one source may serve several tenants on the same paths,
+                # told apart only by their credentials. A digest, never the secret.
+                "credential": _credential(request),
                 "time": time.time(),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             }
         )
+
+
+def _credential(request: web.Request) -> str | None:
+    secret = request.headers.get("Authorization") or request.query.get("api_key")
+    if not secret:
+        return None
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
 def json_response(

@@ -41,9 +41,9 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     total_count: int | None = strawberry.field(
         description=(
-            "Number of items in the whole list, when every upstream behind it reports one; "
-            "null when some upstream cannot tell (lists filtered by a status the upstream "
-            "cannot filter on)."
+            "Number of items in the whole list, when every upstream behind it reports one. "
+            "Null when one cannot tell: TimeTap's invoice lists carry no count, and a "
+            "status the upstream cannot filter on is filtered here, page by page."
         )
     )
 

@@ -128,7 +128,11 @@ class Query:
         return node if isinstance(node, Subscription) else None
 
     @strawberry.field(description="One person across sources, by email address (case-insensitive).")
-    async def person(self, info: Ctx, email: str) -> Person:
+    async def person(
+        self,
+        info: Ctx,
+        email: Annotated[str, strawberry.argument(description="Email address to look up.")],
+    ) -> Person:
         return Person(email=email.strip().lower())
 
     @strawberry.field(description="Clients of every source, by name (A-Z), merged into one list.")

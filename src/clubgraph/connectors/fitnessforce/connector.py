@@ -81,6 +81,8 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             auth=FitnessForceAuth(credentials),
             error_parser=parse_errors,
         )
+        self._tenants: tuple[str, ...] | None = None
+        self._tenants_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.http.start()
@@ -89,8 +91,13 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         await self.http.close()
 
     async def tenants(self) -> Sequence[str]:
-        rows = await self._all("/tenants", {})
-        return [str(t["tenant_id"]) for t in rows]
+        """The tenants the credentials reach: reference data, read once per process."""
+        if self._tenants is None:
+            async with self._tenants_lock:
+                if self._tenants is None:
+                    rows = await self._all("/tenants", {})
+                    self._tenants = tuple(str(t["tenant_id"]) for t in rows)
+        return list(self._tenants)
 
     # --- reads by key ---------------------------------------------------------------
 

@@ -107,9 +107,17 @@ class _Builder:
             members = [c for c in members_all if c.company == company]
             for m in range(_MONTHS):
                 start = _month_start(m)
-                created = start + timedelta(days=rnd.randrange(0, 3), hours=rnd.randrange(8, 17))
+                # An import opens with the month; the club adds invoices to it one by one
+                # and transmits it when the month is over. The current month's import is
+                # still open, so its invoices run up to the seed's "now".
+                created = start + timedelta(hours=rnd.randrange(8, 17))
                 transmitted = m < _MONTHS - 1
-                sent = created + timedelta(days=rnd.randrange(2, 6)) if transmitted else None
+                sent = (
+                    _month_start(m + 1) + timedelta(days=rnd.randrange(0, 3), hours=9)
+                    if transmitted
+                    else None
+                )
+                window = (min(_month_start(m + 1), people.SEED_NOW) - created).total_seconds()
                 imp: dict[str, Any] = {
                     "import_id": _hex(rnd),
                     "company_id": company,
@@ -127,7 +135,8 @@ class _Builder:
                 for n, cust in enumerate(members):
                     if m < joined[id(cust)] or (m > joined[id(cust)] and rnd.random() > 0.5):
                         continue
-                    inv = self.invoice(cust, imp, created, sent, due_days, m, n, prefix)
+                    added = created + timedelta(seconds=rnd.randrange(int(window) - 3600))
+                    inv = self.invoice(cust, imp, added, sent, due_days, m, n, prefix)
                     imp["invoice_ids"].append(inv["invoice_id"])
                     self.state.invoices[inv["invoice_id"]] = inv
                 settled = sum(
