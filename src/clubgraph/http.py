@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from urllib.parse import urlencode
 from typing import Any, Protocol
 
 import aiohttp
@@ -45,7 +46,7 @@ class NoAuth:
         return None
 
 
-def _loads_exact(raw: bytes) -> Any:
+def loads_exact(raw: bytes | str) -> Any:
     """JSON with every number that has a fraction or exponent as an exact Decimal."""
     return json.loads(raw, parse_float=Decimal)
 
@@ -77,7 +78,7 @@ class UpstreamHTTP:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         # A source whose amounts are JSON numbers with fractions must not see floats.
-        self._loads: Callable[[bytes], Any] = _loads_exact if exact_decimals else orjson.loads
+        self._loads: Callable[[bytes], Any] = loads_exact if exact_decimals else orjson.loads
 
     async def start(self) -> None:
         if self._session is None:
@@ -106,12 +107,14 @@ class UpstreamHTTP:
         *,
         params: Params | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
         auth: Auth | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (or text), raising on non-2xx.
 
+        ``form`` sends an ``application/x-www-form-urlencoded`` body instead of ``json``.
         ``auth`` overrides the client's authentication for this call (a source with one
         credential per tenant). A 401 on an authenticated call invalidates the token and
         replays the call once.
@@ -122,7 +125,7 @@ class UpstreamHTTP:
             prm: dict[str, str | int] = dict(params or {})
             if authenticate:
                 await scheme.apply(self, hdrs, prm)
-            status, body, text = await self._send(method, path, prm, json, hdrs)
+            status, body, text = await self._send(method, path, prm, json, form, hdrs)
             if status == 401 and authenticate and attempt == 1:
                 scheme.invalidate()
                 continue
@@ -144,16 +147,20 @@ class UpstreamHTTP:
         path: str,
         params: dict[str, str | int],
         json: Any,
+        form: Mapping[str, str] | None,
         headers: dict[str, str],
     ) -> tuple[int, Any, str]:
         url = self.base_url + path
         trace = current_trace.get()
         if trace is not None:
             trace.record(self.source)
-        data = None
+        data: bytes | None = None
         if json is not None:
             data = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
+        elif form is not None:
+            data = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         query = {k: str(v) for k, v in params.items()}
         try:
             async with self.session.request(

@@ -28,8 +28,7 @@ from clubgraph.connectors.timetap import (
     TimeTapConnector,
     TimeTapCredentials,
 )
-from clubgraph.connectors.timetap.auth import TimeTapAuth, parse_errors
-from clubgraph.connectors.timetap.transport import call
+from clubgraph.connectors.timetap.auth import TimeTapKeyAuth, parse_errors
 from clubgraph.domain import EntityType, InvoiceRecord, InvoiceStatus, Key, Source
 from clubgraph.errors import UpstreamAuthError, UpstreamNotFound, UpstreamValidationError
 from clubgraph.http import UpstreamHTTP
@@ -378,17 +377,20 @@ async def test_expired_token_is_replaced(
 
 
 async def test_errors_are_typed_with_timetap_codes(sandbox: RunningSandbox) -> None:
-    auth = TimeTapAuth(DEV_CREDENTIALS)
     upstream = UpstreamHTTP(
-        "timetap", sandbox.urls["timetap"], auth=auth, error_parser=parse_errors
+        "timetap",
+        sandbox.urls["timetap"],
+        auth=TimeTapKeyAuth(DEV_CREDENTIALS.keys[0]),
+        error_parser=parse_errors,
+        exact_decimals=True,
     )
     await upstream.start()
     try:
         with pytest.raises(UpstreamNotFound) as missing:
-            await call(upstream, auth, 0, "GET", "/invoices/7")
+            await upstream.request("GET", "/invoices/7")
         assert [d.code for d in missing.value.details] == ["INVOICE_NOT_FOUND"]
         with pytest.raises(UpstreamValidationError) as invalid:
-            await call(upstream, auth, 0, "GET", "/invoices/status/OPEN", {"order_mode": "up"})
+            await upstream.request("GET", "/invoices/status/OPEN", params={"order_mode": "up"})
         assert [(d.code, d.field) for d in invalid.value.details] == [
             ("INVALID_ORDER_MODE", "order_mode")
         ]

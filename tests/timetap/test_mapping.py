@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from clubgraph.connectors.timetap import mapping
-from clubgraph.connectors.timetap.transport import loads
 from clubgraph.domain import (
     ClientRecord,
     EntityType,
@@ -21,6 +20,7 @@ from clubgraph.domain import (
     Money,
     Source,
 )
+from clubgraph.http import loads_exact as loads
 
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
 

@@ -67,15 +67,14 @@ class TightAuth:
             return self._store(body)
 
     async def _grant(self, http: UpstreamHTTP, grant_type: str, **fields: str) -> TightToken:
-        # The v5 reference documents a form body, but UpstreamHTTP sends JSON bodies
-        # only; the sandbox takes both.
+        # The v5 reference documents a form-encoded body for the token endpoint.
         payload = {
             "client_id": self._credentials.client_id,
             "client_secret": self._credentials.client_secret,
             "grant_type": grant_type,
             **fields,
         }
-        body: TightToken = await http.request("POST", TOKEN_PATH, json=payload, authenticate=False)
+        body: TightToken = await http.request("POST", TOKEN_PATH, form=payload, authenticate=False)
         return body
 
     def _store(self, body: TightToken) -> str:

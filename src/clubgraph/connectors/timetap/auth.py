@@ -17,10 +17,6 @@ from ...errors import SourceErrorDetail, UpstreamBadResponse
 from ...http import UpstreamHTTP
 from .credentials import ApiKeyPair, TimeTapCredentials
 
-# Which API key a request is for; read and removed by ``TimeTapAuth.apply``, since
-# one pooled client serves every business.
-KEY_HEADER = "X-Clubgraph-TimeTap-Key"
-
 
 def signature(pair: ApiKeyPair) -> str:
     """The sessionToken signature of an API key pair."""
@@ -42,51 +38,47 @@ def parse_errors(status: int, body: Any) -> list[SourceErrorDetail]:
     ]
 
 
-class TimeTapAuth:
-    """Session tokens for each configured API key."""
+class TimeTapKeyAuth:
+    """The session token of one API key (one business), fetched on demand."""
 
-    def __init__(
-        self, credentials: TimeTapCredentials, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._keys = credentials.keys
+    def __init__(self, pair: ApiKeyPair, *, clock: Callable[[], float] = time.time) -> None:
+        self._pair = pair
         self._clock = clock
-        self._tokens: dict[int, str] = {}
-        self._locks = [asyncio.Lock() for _ in self._keys]
+        self._token: str | None = None
+        self._lock = asyncio.Lock()
 
-    async def token(self, http: UpstreamHTTP, index: int) -> str:
-        """The session token of API key ``index``, fetched once and reused."""
-        if index in self._tokens:
-            return self._tokens[index]
-        async with self._locks[index]:
-            if index not in self._tokens:
-                pair = self._keys[index]
+    async def token(self, http: UpstreamHTTP) -> str:
+        """The session token, fetched once and reused until TimeTap refuses it."""
+        if self._token is not None:
+            return self._token
+        async with self._lock:
+            if self._token is None:
                 body = await http.request(
                     "GET",
                     "/sessionToken",
                     params={
-                        "apiKey": pair.api_key,
+                        "apiKey": self._pair.api_key,
                         "timestamp": int(self._clock()),
-                        "signature": signature(pair),
+                        "signature": signature(self._pair),
                     },
                     authenticate=False,
                 )
                 token = body.get("sessionToken") if isinstance(body, dict) else None
                 if not isinstance(token, str):
                     raise UpstreamBadResponse("timetap", "sessionToken missing from response")
-                self._tokens[index] = token
-        return self._tokens[index]
+                self._token = token
+            return self._token
 
     async def apply(
         self, http: UpstreamHTTP, headers: dict[str, str], params: dict[str, str | int]
     ) -> None:
-        """Authorize a request for the API key named in ``KEY_HEADER`` (default: the first)."""
-        index = int(headers.pop(KEY_HEADER, "0"))
-        headers["Authorization"] = f"Bearer {await self.token(http, index)}"
+        headers["Authorization"] = f"Bearer {await self.token(http)}"
 
     def invalidate(self) -> None:
-        """Forget every token."""
-        self._tokens.clear()
+        """Forget the token after TimeTap refused it."""
+        self._token = None
 
-    def invalidate_key(self, index: int) -> None:
-        """Forget the token of one API key after TimeTap refused it."""
-        self._tokens.pop(index, None)
+
+def key_auths(credentials: TimeTapCredentials) -> list[TimeTapKeyAuth]:
+    """One authenticator per configured API key, in configuration order."""
+    return [TimeTapKeyAuth(pair) for pair in credentials.keys]

@@ -33,9 +33,8 @@ from ..base import (
 )
 from ..paging import paged_stream
 from . import mapping
-from .auth import TimeTapAuth, parse_errors
+from .auth import key_auths, parse_errors
 from .credentials import TimeTapCredentials
-from .transport import call
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -78,9 +77,10 @@ class TimeTapConnector(Connector):
     def __init__(
         self, base_url: str, credentials: TimeTapCredentials, *, page_size: int = 100
     ) -> None:
-        self._auth = TimeTapAuth(credentials)
+        # One pooled client for every business; each call carries its business's key.
+        self._auths = key_auths(credentials)
         self._http = UpstreamHTTP(
-            Source.TIMETAP.value, base_url, auth=self._auth, error_parser=parse_errors
+            Source.TIMETAP.value, base_url, error_parser=parse_errors, exact_decimals=True
         )
         self._key_count = len(credentials.keys)
         self._page_size = page_size
@@ -96,7 +96,7 @@ class TimeTapConnector(Connector):
     # --- plumbing ----------------------------------------------------------------
 
     async def _get(self, key_index: int, path: str, params: Params | None = None) -> Any:
-        return await call(self._http, self._auth, key_index, "GET", path, params)
+        return await self._http.request("GET", path, params=params, auth=self._auths[key_index])
 
     async def _business_keys(self) -> dict[str, int]:
         """businessId -> index of the API key that reaches it (asked once)."""
