@@ -275,3 +275,110 @@ async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
         if not a["description"]
     ]
     assert missing == []
+
+
+TIMETAP_INVOICE = {
+    "id": "SW52b2ljZXx0aW1ldGFwfDUwMTAxfDgxMDQ2Nw",
+    "source": "TIMETAP",
+    "tenantId": "50101",
+    "sourceId": "810467",
+    "number": "50101-00467",
+    "status": "PARTIALLY_PAID",
+    "statusRaw": "OPEN/Partial Payment",
+    "currency": "USD",
+    "issuedAt": "2026-10-31T04:58:00+00:00",
+    "dueAt": "2026-11-14T04:58:00+00:00",
+    "subtotal": {"amount": "792.40"},
+    "discount": {"amount": "4.88"},
+    "tax": {"amount": "9.07"},
+    "total": {"amount": "819.43", "minorUnits": 81943},
+    "amountPaid": {"amount": "245.83"},
+    "balanceDue": {"amount": "573.60"},
+    "note": "Thanks for visiting!",
+    "items": [
+        {
+            "sourceId": "810467/931706",
+            "position": 0,
+            "description": "Massage 60 min with Dana Whitfield",
+            "kind": "CHARGE",
+            "kindRaw": "APPOINTMENT",
+            "quantity": "1",
+            "unitPrice": {"amount": "109.95"},
+            "discount": {"amount": "0.00"},
+            "tax": {"amount": "9.07"},
+            "total": {"amount": "119.02"},
+        },
+        {
+            "sourceId": "810467/931707",
+            "position": 1,
+            "description": "5 Session Package",
+            "kind": "CHARGE",
+            "kindRaw": "PACKAGE",
+            "quantity": "1",
+            "unitPrice": {"amount": "399.95"},
+            "discount": {"amount": "0.00"},
+            "tax": {"amount": "0.00"},
+            "total": {"amount": "399.95"},
+        },
+        {
+            "sourceId": "810467/931708",
+            "position": 2,
+            "description": "Reformer Group Class",
+            "kind": "CHARGE",
+            "kindRaw": "APPOINTMENT",
+            "quantity": "1",
+            "unitPrice": {"amount": "32.50"},
+            "discount": {"amount": "4.88"},
+            "tax": {"amount": "0.00"},
+            "total": {"amount": "27.62"},
+        },
+        {
+            "sourceId": "810467/931709",
+            "position": 3,
+            "description": "10-Class Pack",
+            "kind": "CHARGE",
+            "kindRaw": "PACKAGE",
+            "quantity": "1",
+            "unitPrice": {"amount": "250.00"},
+            "discount": {"amount": "0.00"},
+            "tax": {"amount": "0.00"},
+            "total": {"amount": "250.00"},
+        },
+    ],
+    "client": {
+        "sourceId": "710029",
+        "name": "Amelia Dubois",
+        "email": None,
+        "phone": "+1 555 1698665",
+    },
+}
+
+
+async def test_a_seeded_timetap_invoice_as_a_whole(graph: GraphServer) -> None:
+    data = await graph.data(
+        """query($id: ID!) { invoice(id: $id) {
+          id source tenantId sourceId number status statusRaw currency issuedAt dueAt
+          subtotal { amount } discount { amount } tax { amount } total { amount minorUnits }
+          amountPaid { amount } balanceDue { amount } note
+          items { sourceId position description kind kindRaw quantity unitPrice { amount }
+                  discount { amount } tax { amount } total { amount } }
+          client { sourceId name email phone }
+          raw } }""",
+        {"id": TIMETAP_INVOICE["id"]},
+    )
+    invoice = data["invoice"]
+    raw = invoice.pop("raw")
+    assert invoice == TIMETAP_INVOICE
+    # The upstream JSON stays reachable, numbers as the upstream sent them.
+    assert (raw["invoiceId"], raw["status"], raw["subStatus"]) == (
+        810467,
+        "OPEN",
+        "Partial Payment",
+    )
+    assert (raw["subtotalAmount"], raw["transactionFeeAmount"], raw["balanceAmount"]) == (
+        787.52,
+        22.84,
+        573.6,
+    )
+    assert raw["invoiceDate"] == 1793422680000
+    assert [i["rate"] for i in raw["invoiceItem"]] == [109.95, 399.95, 32.5, 250]

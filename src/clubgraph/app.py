@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -39,6 +40,17 @@ class AppState:
     sandbox: RunningSandbox | None = None
 
 
+def _raw_number(value: object) -> object:
+    """Re-emit an upstream number kept exact in ``raw`` as a JSON number.
+
+    Money fields never reach this (their scalar serialises them as decimal strings);
+    only numbers inside ``raw`` do, and a JSON number is what the upstream sent.
+    """
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
@@ -58,7 +70,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return orjson.dumps(data, default=_raw_number)
 
 
 async def _open(state: AppState) -> None:

@@ -28,7 +28,7 @@ class RequestLog:
     latency_ms: int = 0
     entries: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, request: web.Request, status: int, started: float) -> None:
+    def add(self, request: web.Request, status: int, started: float, arrived: float) -> None:
         self.entries.append(
             {
                 "method": request.method,
@@ -38,6 +38,7 @@ class RequestLog:
                 # Which caller: one source may serve several tenants on the same paths,
                 # told apart only by their credentials. A digest, never the secret.
                 "credential": _credential(request),
+                "arrived": arrived,
                 "time": time.time(),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             }
@@ -64,14 +65,15 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/__sandbox/"):
         return await handler(request)
     started = time.perf_counter()
+    arrived = time.time()
     if log.latency_ms:
         await asyncio.sleep(log.latency_ms / 1000)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        log.add(request, exc.status, started)
+        log.add(request, exc.status, started, arrived)
         raise
-    log.add(request, response.status, started)
+    log.add(request, response.status, started, arrived)
     return response
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import TypeVar
 
 from ...domain import ClientRecord, InvoiceRecord, InvoiceStatus, Key
@@ -110,9 +111,11 @@ def _observe(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
-async def _bounded(limit: asyncio.Semaphore, call: Awaitable[T]) -> T:
+async def _bounded(limit: asyncio.Semaphore, call: Callable[[], Awaitable[T]]) -> T:
+    # Takes a factory, not a coroutine: a crawl cancelled while calls wait for the
+    # semaphore must not leave coroutines that were created but never awaited.
     async with limit:
-        return await call
+        return await call()
 
 
 class InvoiceIndex:
@@ -248,7 +251,7 @@ class InvoiceIndex:
         if self._company_ids:
             raws = list(
                 await asyncio.gather(
-                    *(_bounded(limit, self._api.company(c)) for c in self._company_ids)
+                    *(_bounded(limit, partial(self._api.company, c)) for c in self._company_ids)
                 )
             )
         else:
@@ -272,14 +275,18 @@ class InvoiceIndex:
         pages = [first]
         pages += await asyncio.gather(
             *(
-                _bounded(limit, self._api.imports_page(company.id, p, self._page_size))
+                _bounded(limit, partial(self._api.imports_page, company.id, p, self._page_size))
                 for p in range(2, first["page"]["total_pages"] + 1)
             )
         )
         import_ids = [i["import_id"] for page in pages for i in page["imports"]]
-        imports = await asyncio.gather(*(_bounded(limit, self._api.import_(i)) for i in import_ids))
+        imports = await asyncio.gather(
+            *(_bounded(limit, partial(self._api.import_, i)) for i in import_ids)
+        )
         invoice_ids = list(dict.fromkeys(i for imp in imports for i in imp["invoice_ids"]))
-        raws = await asyncio.gather(*(_bounded(limit, self._invoice(i)) for i in invoice_ids))
+        raws = await asyncio.gather(
+            *(_bounded(limit, partial(self._invoice, i)) for i in invoice_ids)
+        )
         return [map_invoice(raw, company.id, company.currency) for raw in raws if raw is not None]
 
     async def _invoice(self, invoice_id: str) -> InvoiceJSON | None:
