@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -75,8 +75,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
 async def _open(state: AppState) -> None:
     settings = state.settings
+    embedded = settings.embedded_sandbox
     sources: tuple[SourceSettings, ...] = settings.sources
-    if settings.embedded_sandbox:
+    if embedded:
         state.sandbox = await start_sandbox(
             "127.0.0.1",
             settings.sandbox_port_base,
@@ -90,12 +91,9 @@ async def _open(state: AppState) -> None:
             "no upstream configured: serving the embedded sandbox (%s)",
             ", ".join(f"{k}={v}" for k, v in state.sandbox.urls.items()),
         )
-        settings = replace(settings, sources=sources)
     for cfg in sources:
         # The embedded sandbox takes development credentials by design: no warning.
-        state.connectors[cfg.source] = build_connector(
-            cfg, warn_dev_credentials=not settings.embedded_sandbox
-        )
+        state.connectors[cfg.source] = build_connector(cfg, warn_dev_credentials=not embedded)
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
 
 

@@ -456,6 +456,15 @@ class Subscription(Node):
         )
 
 
+OWED = frozenset(
+    {
+        domain.InvoiceStatus.OPEN,
+        domain.InvoiceStatus.PARTIALLY_PAID,
+        domain.InvoiceStatus.PAYMENT_FAILED,
+    }
+)
+
+
 @strawberry.type(
     description=(
         "One person across sources: every client record with this email address, in any "
@@ -489,12 +498,16 @@ class Person:
         return invoice_connection(info, f"person|{self.email}", records, first, after, status)
 
     @strawberry.field(
-        description="Amount still to pay over all their invoices, one entry per currency."
+        description=(
+            "Amount they owe: the balance of their sent, unsettled invoices (OPEN, "
+            "PARTIALLY_PAID, PAYMENT_FAILED), one entry per currency. Drafts and "
+            "scheduled invoices are not owed yet."
+        )
     )
     async def balance_due(self, info: Ctx) -> list[Money]:
         totals: dict[str, Decimal] = {}
         for record in await self._invoices(info):
-            if record.status is not domain.InvoiceStatus.DELETED:
+            if record.status in OWED:
                 bal = record.balance_due
                 totals[bal.currency] = totals.get(bal.currency, Decimal("0.00")) + bal.amount
         return [Money.of(domain.Money(v, c)) for c, v in sorted(totals.items())]

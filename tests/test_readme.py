@@ -1,0 +1,22 @@
+"""The README's first query answers exactly what the README shows."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from support import GraphServer
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+async def test_the_first_query_gives_the_documented_answer(graph: GraphServer) -> None:
+    text = README.read_text()
+    query = re.search(r"```graphql\n(.*?)```", text, re.S)
+    answer = re.search(r"```json\n(.*?)```", text, re.S)
+    assert query is not None
+    assert answer is not None
+    body = await graph.query(query.group(1))
+    body.pop("extensions", None)
+    assert body == json.loads(answer.group(1))
