@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from clubgraph.connectors.base import (
 from clubgraph.connectors.tight import DEV_CREDENTIALS, TightConnector, TightCredentials
 from clubgraph.domain import EntityType, InvoiceStatus, Key, Source, SubscriptionStatus
 from clubgraph.errors import UpstreamAuthError, UpstreamConflict, UpstreamValidationError
+from clubgraph.http import loads_exact
 from clubgraph.sandbox.core import RECORDER
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 from clubgraph.sandbox.tight.app import create_app
@@ -103,7 +105,8 @@ async def test_invoices_by_key_one_request_per_distinct_invoice(
     assert first.items is not None
     assert first.items
     raw = state(sandbox).invoices[ids[0]]
-    assert first.raw == raw
+    # raw is the upstream JSON decoded exactly: the same document, numbers as Decimals.
+    assert first.raw == loads_exact(orjson.dumps(raw))
     assert first.total.minor == raw["totalAmountCents"]
     assert [i.key.id for i in first.items] == [f"{ids[0]}/{ln['id']}" for ln in raw["lineItems"]]
     assert await tight.invoices([key(EntityType.INVOICE, ids[0], tenant="9999")]) == [None]

@@ -33,6 +33,7 @@ from ..base import (
     invoice_sort_value,
     subscription_sort_value,
 )
+from ..fanout import per_distinct
 from ..paging import paged_stream
 from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
@@ -80,6 +81,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             base_url,
             auth=FitnessForceAuth(credentials),
             error_parser=parse_errors,
+            exact_decimals=True,
         )
         self._tenants: tuple[str, ...] | None = None
         self._tenants_lock = asyncio.Lock()
@@ -109,7 +111,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             raw = await self._get_or_none(f"/tenant/{key.tenant}/clients/{ids[0]}")
             return None if raw is None else map_client(raw, key.tenant)
 
-        return await _per_distinct(keys, one)
+        return await per_distinct(keys, one)
 
     async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
         async def one(key: Key) -> InvoiceRecord | None:
@@ -120,7 +122,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             raw = await self._get_or_none(path)
             return None if raw is None else map_invoice(raw, key.tenant)
 
-        return await _per_distinct(keys, one)
+        return await per_distinct(keys, one)
 
     async def invoice_items(
         self, invoice_keys: Sequence[Key]
@@ -161,7 +163,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             raw = await self._get_or_none(path)
             return None if raw is None else map_subscription(raw, key.tenant)
 
-        return await _per_distinct(keys, one)
+        return await per_distinct(keys, one)
 
     # --- reads by parent --------------------------------------------------------------
 
@@ -176,7 +178,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             rows = await self._all_or_empty(path, {"sort_by": "invoice_date", "sort_order": "desc"})
             return [map_invoice(r, key.tenant) for r in rows]
 
-        return await _per_distinct(client_keys, one)
+        return await per_distinct(client_keys, one)
 
     async def client_subscriptions(
         self, client_keys: Sequence[Key]
@@ -189,7 +191,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             rows = await self._all_or_empty(path, {"sort_by": "start_date", "sort_order": "desc"})
             return [map_subscription(r, key.tenant) for r in rows]
 
-        return await _per_distinct(client_keys, one)
+        return await per_distinct(client_keys, one)
 
     async def subscription_invoices(
         self, subscription_keys: Sequence[Key]
@@ -202,7 +204,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             rows = await self._all_or_empty(path, {"sort_by": "invoice_date", "sort_order": "desc"})
             return [map_invoice(r, key.tenant) for r in rows]
 
-        return await _per_distinct(subscription_keys, one)
+        return await per_distinct(subscription_keys, one)
 
     # --- lists ------------------------------------------------------------------------
 
@@ -329,11 +331,3 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             return await self._all(path, params)
         except UpstreamNotFound:
             return []
-
-
-async def _per_distinct(keys: Sequence[K], one: Callable[[K], Awaitable[R]]) -> list[R]:
-    """``one`` run once per distinct key, concurrently, answered in the order of ``keys``."""
-    distinct = list(dict.fromkeys(keys))
-    results = await asyncio.gather(*(one(k) for k in distinct))
-    found = dict(zip(distinct, results, strict=True))
-    return [found[k] for k in keys]

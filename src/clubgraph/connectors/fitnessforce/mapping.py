@@ -29,6 +29,7 @@ from ...domain import (
     SubscriptionRecord,
     SubscriptionStatus,
 )
+from ...numbers import exact_decimal as decimal
 from .types import Client, Invoice, InvoiceDetail, Subscription
 
 CENT = Decimal("0.01")
@@ -74,15 +75,6 @@ ITEM_KIND: Mapping[str, InvoiceItemKind] = {
     "Refund": InvoiceItemKind.REFUND,
     "Tax": InvoiceItemKind.TAX,
 }
-
-
-def decimal(value: Any) -> Decimal:
-    """An exact Decimal from a JSON number (int, or float as decoded from a literal)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise TypeError(f"not a JSON number: {value!r}")
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
 
 
 def money(value: Any, currency: str) -> Money:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ...domain import (
@@ -31,6 +31,7 @@ from ..base import (
     invoice_sort_value,
     subscription_sort_value,
 )
+from ..fanout import by_distinct
 from ..paging import paged_stream
 from . import mapping
 from .auth import TightAuth, parse_errors
@@ -50,13 +51,6 @@ _SORT_PARAM = {
 }
 
 
-async def _per_distinct(ids: Iterable[str], fetch: Callable[[str], Awaitable[R]]) -> dict[str, R]:
-    """Fetch each distinct id once, all concurrently."""
-    unique = list(dict.fromkeys(ids))
-    results = await asyncio.gather(*(fetch(i) for i in unique))
-    return dict(zip(unique, results, strict=True))
-
-
 class TightConnector(Connector):
     """Tight (formerly Hurdlr): one business per set of credentials."""
 
@@ -68,7 +62,11 @@ class TightConnector(Connector):
         self.credentials = credentials
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.http = UpstreamHTTP(
-            "tight", base_url, auth=TightAuth(credentials), error_parser=parse_errors
+            "tight",
+            base_url,
+            auth=TightAuth(credentials),
+            error_parser=parse_errors,
+            exact_decimals=True,
         )
         self._tenants: tuple[str, ...] | None = None
 
@@ -126,12 +124,12 @@ class TightConnector(Connector):
             page += 1
 
     async def _invoices_by_id(self, keys: Sequence[Key]) -> dict[str, TightInvoice | None]:
-        return await _per_distinct((k.id for k in keys), self._invoice)
+        return await by_distinct((k.id for k in keys), self._invoice)
 
     # --- reads by key -----------------------------------------------------------
 
     async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]:
-        found = await _per_distinct((k.id for k in keys), self._client)
+        found = await by_distinct((k.id for k in keys), self._client)
         return [
             None if (raw := found[k.id]) is None else mapping.map_client(raw, k.tenant)
             for k in keys
@@ -154,7 +152,7 @@ class TightConnector(Connector):
 
     async def invoice_item(self, keys: Sequence[Key]) -> Sequence[InvoiceItemRecord | None]:
         parents = [k.id.partition("/")[0] for k in keys]
-        found = await _per_distinct(parents, self._invoice)
+        found = await by_distinct(parents, self._invoice)
         out: list[InvoiceItemRecord | None] = []
         for key, parent in zip(keys, parents, strict=True):
             raw = found[parent]
@@ -200,7 +198,7 @@ class TightConnector(Connector):
             }  # fmt: skip
             return await self._all(INVOICES, params) if client_id.isdigit() else []
 
-        found = await _per_distinct((k.id for k in client_keys), fetch)
+        found = await by_distinct((k.id for k in client_keys), fetch)
         return [[mapping.map_invoice(r, k.tenant) for r in found[k.id]] for k in client_keys]
 
     async def client_subscriptions(
@@ -217,7 +215,7 @@ class TightConnector(Connector):
             }
             return await self._all(INVOICES, params)
 
-        found = await _per_distinct((k.id for k in client_keys), fetch)
+        found = await by_distinct((k.id for k in client_keys), fetch)
         return [
             [
                 mapping.map_subscription(r, k.tenant)
@@ -244,7 +242,7 @@ class TightConnector(Connector):
             # The parent bills the series' first period, so it is the oldest invoice.
             return [*children, parent]
 
-        found = await _per_distinct((k.id for k in subscription_keys), fetch)
+        found = await by_distinct((k.id for k in subscription_keys), fetch)
         return [[mapping.map_invoice(r, k.tenant) for r in found[k.id]] for k in subscription_keys]
 
     # --- lists --------------------------------------------------------------------

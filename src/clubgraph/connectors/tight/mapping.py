@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ...domain import (
@@ -33,6 +33,7 @@ from ...domain import (
     SubscriptionRecord,
     SubscriptionStatus,
 )
+from ...numbers import exact_decimal as decimal_of
 from .types import TightClient, TightInvoice, TightLineItem
 
 DEFAULT_CURRENCY = "USD"
@@ -73,19 +74,6 @@ UPSTREAM_SUBSCRIPTION_STATUS: dict[SubscriptionStatus, tuple[str, ...]] = {
 
 
 # --- scalars ---------------------------------------------------------------------
-
-
-def decimal_of(value: Any) -> Decimal:
-    """A JSON number as the exact decimal it was written as (never via float maths)."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a number: {value!r}")
-    if isinstance(value, int):
-        return Decimal(value)
-    text = repr(value) if isinstance(value, float) else str(value)
-    try:
-        return Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
 
 
 def cents(value: Decimal) -> Decimal:

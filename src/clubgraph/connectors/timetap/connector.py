@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from ...domain import (
@@ -31,6 +31,7 @@ from ..base import (
     client_sort_value,
     invoice_sort_value,
 )
+from ..fanout import per_distinct
 from ..paging import paged_stream
 from . import mapping
 from .auth import key_auths, parse_errors
@@ -59,14 +60,6 @@ _ORDER_FIELDS = {
 }
 # The sandbox (and TimeTap's web app) cap a page at 500 rows.
 _FULL_PAGE = 500
-
-
-async def _each(keys: Sequence[K], load: Callable[[K], Awaitable[V]]) -> list[V]:
-    """``load`` once per distinct key, concurrently; results in the order of ``keys``."""
-    distinct = list(dict.fromkeys(keys))
-    values = await asyncio.gather(*(load(k) for k in distinct))
-    found = dict(zip(distinct, values, strict=True))
-    return [found[k] for k in keys]
 
 
 class TimeTapConnector(Connector):
@@ -132,7 +125,7 @@ class TimeTapConnector(Connector):
         return mapping.map_invoice(body) if body is not None else None
 
     async def _invoices_by_id(self, keys: Sequence[tuple[str, str]]) -> list[InvoiceRecord | None]:
-        return await _each(keys, self._invoice)
+        return await per_distinct(keys, self._invoice)
 
     # --- contract ----------------------------------------------------------------
 
@@ -144,7 +137,7 @@ class TimeTapConnector(Connector):
             body = await self._get_or_none(key[0], f"/clients/{key[1]}")
             return mapping.map_client(body, key[0]) if body is not None else None
 
-        return await _each([(k.tenant, k.id) for k in keys], load)
+        return await per_distinct([(k.tenant, k.id) for k in keys], load)
 
     async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
         return await self._invoices_by_id([(k.tenant, k.id) for k in keys])
@@ -178,7 +171,7 @@ class TimeTapConnector(Connector):
             records.sort(key=lambda r: (r.issued_at, int(r.key.id)), reverse=True)
             return records
 
-        return await _each([(k.tenant, k.id) for k in client_keys], load)
+        return await per_distinct([(k.tenant, k.id) for k in client_keys], load)
 
     async def client_subscriptions(
         self, client_keys: Sequence[Key]

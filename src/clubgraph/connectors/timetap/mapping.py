@@ -25,6 +25,7 @@ from ...domain import (
     Money,
     Source,
 )
+from ...numbers import exact_decimal
 
 CENT = Decimal("0.01")
 DEFAULT_CURRENCY = "USD"
@@ -48,22 +49,8 @@ _ITEM_KINDS = {
 
 
 def decimal_of(value: Any) -> Decimal:
-    """An exact Decimal from a decoded JSON number (None is zero).
-
-    A float only reaches here when a caller decoded JSON itself; its shortest repr
-    is the literal the JSON text carried (for up to 15 significant digits).
-    """
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not an amount")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
+    """An exact amount; TimeTap omits or nulls amounts that are zero."""
+    return Decimal(0) if value is None else exact_decimal(value)
 
 
 def money(value: Any, currency: str) -> Money:
