@@ -117,6 +117,9 @@ async def test_a_page_above_the_maximum_is_an_error(graph: GraphServer) -> None:
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
     assert "maximum page size of 500" in body["errors"][0]["message"]
+    negative = await graph.query("{ clients(first: -1) { edges { cursor } } }")
+    assert negative["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "must not be negative" in negative["errors"][0]["message"]
 
 
 async def test_a_foreign_cursor_is_refused(graph: GraphServer) -> None:
