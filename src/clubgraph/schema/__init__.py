@@ -5,14 +5,18 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from .client import Client
 from .errors import CodedErrors
+from .invoice import Invoice, InvoiceItem
 from .query import Query
+from .subscription import Subscription
 from .tracing import UpstreamTracing
-from .types import Client, Invoice, InvoiceItem, Subscription
 
 
 def build_schema() -> strawberry.Schema:
     """The clubgraph schema with its extensions."""
+    # `Subscription` names the entity (a membership or recurring plan); the root
+    # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
     return strawberry.Schema(
         query=Query,
         types=[Client, Invoice, InvoiceItem, Subscription],

@@ -19,24 +19,13 @@ from ..connectors.base import (
 )
 from ..domain import EntityType, Key
 from ..listing import merge_page
+from .client import Client
 from .connection import Connection, page_size, to_connection
 from .enums import InvoiceStatus, Source, SubscriptionStatus
-from .types import (
-    ENTITY_TYPES,
-    AfterArg,
-    Client,
-    Ctx,
-    FirstArg,
-    Invoice,
-    InvoiceItem,
-    InvoiceStatusArg,
-    Node,
-    Person,
-    Subscription,
-    SubscriptionStatusArg,
-    invoice_connection,
-    subscription_connection,
-)
+from .invoice import Invoice, InvoiceItem, invoice_connection
+from .node import AfterArg, Ctx, FirstArg, InvoiceStatusArg, Node, SubscriptionStatusArg
+from .person import Person
+from .subscription import Subscription, subscription_connection
 
 SourceArg = Annotated[
     list[Source] | None,
@@ -86,6 +75,14 @@ def _values(items: Sequence[Any] | None) -> list[str]:
 async def _streams(calls: Sequence[Any]) -> list[Stream[Any]]:
     lists = await asyncio.gather(*calls)
     return [s for streams in lists for s in streams]
+
+
+ENTITY_TYPES: dict[EntityType, type[Any]] = {
+    EntityType.CLIENT: Client,
+    EntityType.INVOICE: Invoice,
+    EntityType.INVOICE_ITEM: InvoiceItem,
+    EntityType.SUBSCRIPTION: Subscription,
+}
 
 
 @strawberry.type(description="Read clients, invoices and subscriptions from every source.")

@@ -1,0 +1,118 @@
+"""Clients: a person or organisation as one source knows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import Private
+from strawberry.scalars import JSON
+
+from .. import domain, ids
+from ..connectors.base import Row
+from .connection import Connection
+from .errors import EntityNotFound
+from .invoice import Invoice, invoice_connection
+from .node import (
+    RAW_DESCRIPTION,
+    AfterArg,
+    Ctx,
+    FirstArg,
+    InvoiceStatusArg,
+    Node,
+    SubscriptionStatusArg,
+)
+from .subscription import Subscription, subscription_connection
+
+if TYPE_CHECKING:
+    from .person import Person
+
+LazyPerson = Annotated["Person", strawberry.lazy("clubgraph.schema.person")]
+
+
+@strawberry.type(description="A person or organisation a club bills, as one source knows them.")
+class Client(Node):
+    record: Private[domain.ClientRecord | None] = None
+
+    async def _rec(self, info: Ctx) -> domain.ClientRecord:
+        if self.record is None:
+            record = await info.context.loaders.client.load(self.key)
+            if record is None:
+                raise EntityNotFound(f"Client {ids.encode(self.key)}")
+            self.record = record
+        return self.record
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> Client:
+        return cls(key=row.key, record=row.record)
+
+    @strawberry.field(description="Full name for display (or company name).")
+    async def name(self, info: Ctx) -> str:
+        return (await self._rec(info)).display_name
+
+    @strawberry.field(description="Given name, when the source has it separately.")
+    async def first_name(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).first_name
+
+    @strawberry.field(description="Family name, when the source has it separately.")
+    async def last_name(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).last_name
+
+    @strawberry.field(description="Email address, as the source has it.")
+    async def email(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).email
+
+    @strawberry.field(description="Phone number, as the source has it.")
+    async def phone(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).phone
+
+    @strawberry.field(description="When the client was created in the source.")
+    async def created_at(self, info: Ctx) -> datetime | None:
+        return (await self._rec(info)).created_at
+
+    @strawberry.field(description=RAW_DESCRIPTION)
+    async def raw(self, info: Ctx) -> JSON:
+        return JSON(dict((await self._rec(info)).raw))
+
+    @strawberry.field(description="This client's invoices in this source, newest first.")
+    async def invoices(
+        self,
+        info: Ctx,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        status: InvoiceStatusArg = None,
+    ) -> Connection[Invoice]:
+        records = await info.context.loaders.client_invoices.load(self.key)
+        return invoice_connection(
+            info, f"client-invoices|{ids.encode(self.key)}", records, first, after, status
+        )
+
+    @strawberry.field(
+        description="This client's memberships and recurring plans, newest start first."
+    )
+    async def subscriptions(
+        self,
+        info: Ctx,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        status: SubscriptionStatusArg = None,
+    ) -> Connection[Subscription]:
+        records = await info.context.loaders.client_subscriptions.load(self.key)
+        return subscription_connection(
+            info, f"client-subs|{ids.encode(self.key)}", records, first, after, status
+        )
+
+    @strawberry.field(
+        description=(
+            "Everything billed to this client's email address in every source "
+            "(null when the client has no email)."
+        )
+    )
+    async def person(self, info: Ctx) -> LazyPerson | None:
+        from .person import Person
+
+        email = (await self._rec(info)).email
+        if not email:
+            return None
+        return Person(email=email.strip().lower())

@@ -1,0 +1,214 @@
+"""Invoices and their lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import Private
+from strawberry.scalars import JSON
+
+from .. import domain, ids
+from ..connectors.base import InvoiceSortField, Row, invoice_sort_value
+from ..listing import offset_page
+from .connection import Connection, page_size, to_connection
+from .enums import InvoiceItemKind, InvoiceStatus
+from .errors import EntityNotFound
+from .money import Money
+from .node import RAW_DESCRIPTION, Ctx, Node
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .subscription import Subscription
+
+LazyClient = Annotated["Client", strawberry.lazy("clubgraph.schema.client")]
+LazySubscription = Annotated["Subscription", strawberry.lazy("clubgraph.schema.subscription")]
+
+
+def _statuses(values: Sequence[domain.InvoiceStatus] | None) -> frozenset[domain.InvoiceStatus]:
+    return frozenset(values or ())
+
+
+def _invoice_rows(records: Iterable[domain.InvoiceRecord]) -> list[Row[domain.InvoiceRecord]]:
+    ordered = sorted(
+        records, key=lambda r: invoice_sort_value(r, InvoiceSortField.ISSUED_AT), reverse=True
+    )
+    return [Row(i, r.key, None, r) for i, r in enumerate(ordered)]
+
+
+def invoice_connection(
+    info: Ctx,
+    kind: str,
+    records: Iterable[domain.InvoiceRecord],
+    first: int | None,
+    after: str | None,
+    status: Sequence[domain.InvoiceStatus] | None,
+) -> Connection[Invoice]:
+    """A connection over invoices already in memory, newest first."""
+    settings = info.context.settings
+    size = page_size(first, settings.default_page_size, settings.max_page_size)
+    wanted = _statuses(status)
+    rows = _invoice_rows(r for r in records if not wanted or r.status in wanted)
+    kind = f"{kind}|{','.join(sorted(s.value for s in wanted))}"
+    return to_connection(offset_page(kind, rows, size, after), Invoice.of_row)
+
+
+@strawberry.type(description="A bill sent to a client.")
+class Invoice(Node):
+    record: Private[domain.InvoiceRecord | None] = None
+
+    async def _rec(self, info: Ctx) -> domain.InvoiceRecord:
+        if self.record is None:
+            record = await info.context.loaders.invoice.load(self.key)
+            if record is None:
+                raise EntityNotFound(f"Invoice {ids.encode(self.key)}")
+            self.record = record
+        return self.record
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> Invoice:
+        return cls(key=row.key, record=row.record)
+
+    @strawberry.field(description="Invoice number as shown to the client, if the source has one.")
+    async def number(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).number
+
+    @strawberry.field(description="Status unified over the sources.")
+    async def status(self, info: Ctx) -> InvoiceStatus:
+        return (await self._rec(info)).status
+
+    @strawberry.field(
+        description="The source's own status value(s), e.g. TimeTap `OPEN/Partial Payment`."
+    )
+    async def status_raw(self, info: Ctx) -> str:
+        return (await self._rec(info)).status_raw
+
+    @strawberry.field(description="ISO 4217 currency of every amount on this invoice.")
+    async def currency(self, info: Ctx) -> str:
+        return (await self._rec(info)).currency
+
+    @strawberry.field(description="When the invoice was issued (timezone-aware).")
+    async def issued_at(self, info: Ctx) -> datetime:
+        return (await self._rec(info)).issued_at
+
+    @strawberry.field(description="When payment is due, if the source sets a due date.")
+    async def due_at(self, info: Ctx) -> datetime | None:
+        return (await self._rec(info)).due_at
+
+    @strawberry.field(description="When the invoice was paid in full, if it was.")
+    async def paid_at(self, info: Ctx) -> datetime | None:
+        return (await self._rec(info)).paid_at
+
+    @strawberry.field(description="Sum of the lines before discount and tax.")
+    async def subtotal(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).subtotal)
+
+    @strawberry.field(description="Total discount granted on the invoice.")
+    async def discount(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).discount)
+
+    @strawberry.field(description="Total tax on the invoice.")
+    async def tax(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).tax)
+
+    @strawberry.field(description="Amount billed: subtotal minus discount plus tax.")
+    async def total(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).total)
+
+    @strawberry.field(description="Amount paid so far.")
+    async def amount_paid(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).amount_paid)
+
+    @strawberry.field(description="Amount still to pay (zero when settled).")
+    async def balance_due(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).balance_due)
+
+    @strawberry.field(description="Free-text note or comment on the invoice.")
+    async def note(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).note
+
+    @strawberry.field(description=RAW_DESCRIPTION)
+    async def raw(self, info: Ctx) -> JSON:
+        return JSON(dict((await self._rec(info)).raw))
+
+    @strawberry.field(description="The client billed (null when the source records none).")
+    async def client(self, info: Ctx) -> LazyClient | None:
+        from .client import Client
+
+        client_key = (await self._rec(info)).client_key
+        return None if client_key is None else Client(key=client_key)
+
+    @strawberry.field(description="The lines of the invoice, in order.")
+    async def items(self, info: Ctx) -> list[InvoiceItem]:
+        record = await self._rec(info)
+        lines: Sequence[domain.InvoiceItemRecord] | None = record.items
+        if lines is None:
+            lines = await info.context.loaders.invoice_items.load(self.key)
+        return [InvoiceItem(key=line.key, record=line) for line in lines]
+
+    @strawberry.field(description="The membership or recurring plan this invoice bills, if any.")
+    async def subscription(self, info: Ctx) -> LazySubscription | None:
+        from .subscription import Subscription
+
+        key = (await self._rec(info)).subscription_key
+        return None if key is None else Subscription(key=key)
+
+
+@strawberry.type(description="One line of an invoice.")
+class InvoiceItem(Node):
+    record: Private[domain.InvoiceItemRecord | None] = None
+
+    async def _rec(self, info: Ctx) -> domain.InvoiceItemRecord:
+        if self.record is None:
+            record = await info.context.loaders.invoice_item.load(self.key)
+            if record is None:
+                raise EntityNotFound(f"InvoiceItem {ids.encode(self.key)}")
+            self.record = record
+        return self.record
+
+    @strawberry.field(description="Zero-based position of the line on its invoice.")
+    async def position(self, info: Ctx) -> int:
+        return (await self._rec(info)).position
+
+    @strawberry.field(description="What the line is for, as shown on the invoice.")
+    async def description(self, info: Ctx) -> str:
+        return (await self._rec(info)).description
+
+    @strawberry.field(description="Kind of line, unified.")
+    async def kind(self, info: Ctx) -> InvoiceItemKind:
+        return (await self._rec(info)).kind
+
+    @strawberry.field(description="The source's own line type, if it has one.")
+    async def kind_raw(self, info: Ctx) -> str | None:
+        return (await self._rec(info)).kind_raw
+
+    @strawberry.field(description="Quantity (exact decimal string).")
+    async def quantity(self, info: Ctx) -> Decimal:
+        return (await self._rec(info)).quantity
+
+    @strawberry.field(description="Price of one unit before discount and tax.")
+    async def unit_price(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).unit_price)
+
+    @strawberry.field(description="Discount on this line.")
+    async def discount(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).discount)
+
+    @strawberry.field(description="Tax on this line.")
+    async def tax(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).tax)
+
+    @strawberry.field(description="Line total: quantity x unit price - discount + tax.")
+    async def total(self, info: Ctx) -> Money:
+        return Money.of((await self._rec(info)).total)
+
+    @strawberry.field(description=RAW_DESCRIPTION)
+    async def raw(self, info: Ctx) -> JSON:
+        return JSON(dict((await self._rec(info)).raw))
+
+    @strawberry.field(description="The invoice this line belongs to.")
+    async def invoice(self, info: Ctx) -> Invoice:
+        return Invoice(key=(await self._rec(info)).invoice_key)

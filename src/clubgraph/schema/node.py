@@ -1,0 +1,56 @@
+"""What every entity type shares: the Node interface, the resolver context, list arguments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import Private
+from strawberry.types import Info
+
+from .. import ids
+from ..domain import Key
+from .context import Context
+from .enums import InvoiceStatus, Source, SubscriptionStatus
+
+Ctx = Info[Context, None]
+
+RAW_DESCRIPTION = "The upstream JSON object this record was mapped from, unchanged, for debugging."
+_SOURCE_ID = "The record's id in its source (opaque; may combine a parent id, e.g. client/invoice)."
+_TENANT = "The source's tenant, business or company the record belongs to."
+
+
+@strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
+class Node:
+    key: Private[Key]
+
+    @strawberry.field(description="Global ID: pass it to `node(id:)` to fetch this object again.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.encode(self.key))
+
+    @strawberry.field(description="The upstream platform this record lives in.")
+    def source(self) -> Source:
+        return self.key.source
+
+    @strawberry.field(description=_TENANT)
+    def tenant_id(self) -> str:
+        return self.key.tenant
+
+    @strawberry.field(description=_SOURCE_ID)
+    def source_id(self) -> str:
+        return self.key.id
+
+
+FirstArg = Annotated[
+    int | None,
+    strawberry.argument(description="Page size (default 50; above the maximum is an error)."),
+]
+AfterArg = Annotated[str | None, strawberry.argument(description="Return items after this cursor.")]
+InvoiceStatusArg = Annotated[
+    list[InvoiceStatus] | None,
+    strawberry.argument(description="Only invoices in one of these statuses."),
+]
+SubscriptionStatusArg = Annotated[
+    list[SubscriptionStatus] | None,
+    strawberry.argument(description="Only subscriptions in one of these statuses."),
+]

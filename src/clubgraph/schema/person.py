@@ -1,0 +1,86 @@
+"""One person across sources, linked by email address."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import strawberry
+
+from .. import domain
+from .client import Client
+from .connection import Connection
+from .invoice import Invoice, invoice_connection
+from .money import Money
+from .node import AfterArg, Ctx, FirstArg, InvoiceStatusArg, SubscriptionStatusArg
+from .subscription import Subscription
+
+OWED = frozenset(
+    {
+        domain.InvoiceStatus.OPEN,
+        domain.InvoiceStatus.PARTIALLY_PAID,
+        domain.InvoiceStatus.PAYMENT_FAILED,
+    }
+)
+
+
+@strawberry.type(
+    description=(
+        "One person across sources: every client record with this email address, in any "
+        "source, and their billing together."
+    )
+)
+class Person:
+    email: str = strawberry.field(description="The email address (lower-cased) that links them.")
+
+    async def _clients(self, info: Ctx) -> Sequence[domain.ClientRecord]:
+        return await info.context.loaders.clients_by_email.load(self.email)
+
+    @strawberry.field(description="The client records of this person, one per source and tenant.")
+    async def clients(self, info: Ctx) -> list[Client]:
+        return [Client(key=r.key, record=r) for r in await self._clients(info)]
+
+    async def _invoices(self, info: Ctx) -> list[domain.InvoiceRecord]:
+        clients = await self._clients(info)
+        lists = await info.context.loaders.client_invoices.load_many([c.key for c in clients])
+        return [inv for invoices in lists for inv in invoices]
+
+    @strawberry.field(description="Invoices of all their client records, newest first.")
+    async def invoices(
+        self,
+        info: Ctx,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        status: InvoiceStatusArg = None,
+    ) -> Connection[Invoice]:
+        records = await self._invoices(info)
+        return invoice_connection(info, f"person|{self.email}", records, first, after, status)
+
+    @strawberry.field(
+        description=(
+            "Amount they owe: the balance of their sent, unsettled invoices (OPEN, "
+            "PARTIALLY_PAID, PAYMENT_FAILED), one entry per currency. Drafts and "
+            "scheduled invoices are not owed yet."
+        )
+    )
+    async def balance_due(self, info: Ctx) -> list[Money]:
+        totals: dict[str, Decimal] = {}
+        for record in await self._invoices(info):
+            if record.status in OWED:
+                bal = record.balance_due
+                totals[bal.currency] = totals.get(bal.currency, Decimal("0.00")) + bal.amount
+        return [Money.of(domain.Money(v, c)) for c, v in sorted(totals.items())]
+
+    @strawberry.field(description="Subscriptions of all their client records.")
+    async def subscriptions(
+        self, info: Ctx, status: SubscriptionStatusArg = None
+    ) -> list[Subscription]:
+        clients = await self._clients(info)
+        lists = await info.context.loaders.client_subscriptions.load_many([c.key for c in clients])
+        wanted = frozenset(status or ())
+        return [
+            Subscription(key=s.key, record=s)
+            for subs in lists
+            for s in subs
+            if not wanted or s.status in wanted
+        ]
