@@ -32,8 +32,12 @@ class Auth(Protocol):
     ) -> None:
         """Add credentials to an outgoing request, obtaining a token first if needed."""
 
-    def invalidate(self) -> None:
-        """Forget the current token after the upstream refused it (401)."""
+    def invalidate(self, refused: Mapping[str, str]) -> None:
+        """The upstream refused a request (401) that carried the headers ``refused``.
+
+        Forget the token only if it is the one refused: under concurrency a late
+        refusal of an old token must not throw away a token just renewed.
+        """
 
 
 class NoAuth:
@@ -42,8 +46,13 @@ class NoAuth:
     ) -> None:
         return None
 
-    def invalidate(self) -> None:
+    def invalidate(self, refused: Mapping[str, str]) -> None:
         return None
+
+
+def bearer(token: str | None) -> str | None:
+    """The Authorization header value a bearer token goes out as."""
+    return None if token is None else f"Bearer {token}"
 
 
 def loads_exact(raw: bytes | str) -> Any:
@@ -127,7 +136,7 @@ class UpstreamHTTP:
                 await scheme.apply(self, hdrs, prm)
             status, body, text = await self._send(method, path, prm, json, form, hdrs)
             if status == 401 and authenticate and attempt == 1:
-                scheme.invalidate()
+                scheme.invalidate(hdrs)
                 continue
             if status >= 400:
                 raise _error_for_status(

@@ -24,6 +24,7 @@ from clubgraph.connectors.fitnessforce import (
     FitnessForceConnector,
     FitnessForceCredentials,
 )
+from clubgraph.connectors.fitnessforce.auth import FitnessForceAuth, parse_errors
 from clubgraph.domain import (
     EntityType,
     InvoiceStatus,
@@ -32,6 +33,7 @@ from clubgraph.domain import (
     SubscriptionStatus,
 )
 from clubgraph.errors import UpstreamAuthError, UpstreamConflict, UpstreamValidationError
+from clubgraph.http import UpstreamHTTP
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 
 FF = Source.FITNESSFORCE
@@ -297,3 +299,48 @@ async def test_writes_raise_typed_errors_with_source_codes(conn: FitnessForceCon
     assert freeze["status"] == "Scheduled"
     cancelled = await conn.cancel_subscription(sub.key, "moving")
     assert cancelled.status is SubscriptionStatus.CANCELLED
+
+
+async def test_concurrent_calls_refused_after_expiry_renew_the_token_once(
+    sandbox: RunningSandbox, conn: FitnessForceConnector, log: Log
+) -> None:
+    [stream] = await conn.client_streams(ClientFilter(tenant="101"))
+    clients = [row.key for row in (await stream.fetch(0, 30)).rows[:30]]
+    await log.clear()
+    async with aiohttp.ClientSession() as s:
+        await s.post(sandbox.urls["fitnessforce"] + "/__sandbox/tokens/expire")
+    found = await conn.clients(clients)
+    assert all(found)
+    paths = await log.paths()
+    # Every call was refused once with the old token, but a late refusal never throws
+    # away the token another call just renewed: one refresh serves all 30 replays.
+    assert paths.count("/authentication/refresh_token") == 1
+    assert "/authentication/token" not in paths
+    assert len(paths) == 30 + 1 + 30
+
+
+async def test_a_late_refusal_of_an_old_token_keeps_the_renewed_one(
+    sandbox: RunningSandbox,
+) -> None:
+    url = sandbox.urls["fitnessforce"]
+    auth = FitnessForceAuth(DEV_CREDENTIALS)
+    http = UpstreamHTTP("fitnessforce", url, auth=auth, error_parser=parse_errors)
+    await http.start()
+    try:
+        old: dict[str, str] = {}
+        await auth.apply(http, old, {})
+        async with aiohttp.ClientSession() as s:
+            await s.post(url + "/__sandbox/tokens/expire")
+        await http.request("GET", "/tenants")  # refused, renewed, replayed
+        renewed: dict[str, str] = {}
+        await auth.apply(http, renewed, {})
+        assert renewed != old
+        log = Log(url)
+        await log.clear()
+        auth.invalidate(old)  # another call's refusal of the old token, arriving late
+        after: dict[str, str] = {}
+        await auth.apply(http, after, {})
+        assert after == renewed
+        assert await log.paths() == []
+    finally:
+        await http.close()

@@ -63,7 +63,7 @@ class ApiKeyAuth:
     ) -> None:
         headers["Authorization"] = f"ApiKey {self._api_key}"
 
-    def invalidate(self) -> None:
+    def invalidate(self, refused: Mapping[str, str]) -> None:
         # A partner key does not expire: there is nothing to renew.
         return None
 

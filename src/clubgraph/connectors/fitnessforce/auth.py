@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ...errors import SourceErrorDetail, UpstreamAuthError
-from ...http import UpstreamHTTP
+from ...http import UpstreamHTTP, bearer
 from .credentials import FitnessForceCredentials
 
 # Renew a little before the upstream's expiry so that a token never dies in flight.
@@ -35,9 +36,10 @@ class FitnessForceAuth:
                     await self._renew(http)
         headers["Authorization"] = f"Bearer {self._access}"
 
-    def invalidate(self) -> None:
-        """Drop the access token; the refresh token is tried next."""
-        self._access = None
+    def invalidate(self, refused: Mapping[str, str]) -> None:
+        """Drop the refused access token; the refresh token is tried next."""
+        if refused.get("Authorization") == bearer(self._access):
+            self._access = None
 
     async def _renew(self, http: UpstreamHTTP) -> None:
         if self._refresh is not None:

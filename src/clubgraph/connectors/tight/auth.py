@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...errors import SourceErrorDetail, UpstreamAuthError, UpstreamValidationError
-from ...http import UpstreamHTTP
+from ...http import UpstreamHTTP, bearer
 from .credentials import TightCredentials
 from .types import TightToken
 
@@ -38,9 +38,10 @@ class TightAuth:
         """Add the bearer token, obtaining or refreshing it first when needed."""
         headers["Authorization"] = f"Bearer {await self._token(http)}"
 
-    def invalidate(self) -> None:
-        """Forget the access token; the refresh token is tried next."""
-        self._access = None
+    def invalidate(self, refused: Mapping[str, str]) -> None:
+        """Forget the refused access token; the refresh token is tried next."""
+        if refused.get("Authorization") == bearer(self._access):
+            self._access = None
 
     def _valid(self) -> str | None:
         if self._access is not None and self._clock() < self._expires_at:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import SourceErrorDetail, UpstreamBadResponse
-from ...http import UpstreamHTTP
+from ...http import UpstreamHTTP, bearer
 from .credentials import ApiKeyPair, TimeTapCredentials
 
 
@@ -74,9 +74,10 @@ class TimeTapKeyAuth:
     ) -> None:
         headers["Authorization"] = f"Bearer {await self.token(http)}"
 
-    def invalidate(self) -> None:
-        """Forget the token after TimeTap refused it."""
-        self._token = None
+    def invalidate(self, refused: Mapping[str, str]) -> None:
+        """Forget the token if it is the one TimeTap refused."""
+        if refused.get("Authorization") == bearer(self._token):
+            self._token = None
 
 
 def key_auths(credentials: TimeTapCredentials) -> list[TimeTapKeyAuth]:
