@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -49,10 +50,21 @@ class InvoiceOrder:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceFilter:
-    """Filters on an invoice list. Empty ``statuses`` means any status."""
+    """Filters on an invoice list; every field left at its default filters nothing.
+
+    Date ranges include ``*_from`` and exclude ``*_until`` (timezone-aware instants).
+    ``with_balance_due`` keeps only invoices with something left to pay (balance > 0).
+    A connector pushes to the upstream what the upstream can apply and applies the
+    rest locally with ``invoice_matches``: the results are the same either way.
+    """
 
     statuses: frozenset[InvoiceStatus] = frozenset()
     tenant: str | None = None
+    issued_from: datetime | None = None
+    issued_until: datetime | None = None
+    due_from: datetime | None = None
+    due_until: datetime | None = None
+    with_balance_due: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,52 @@ class SubscriptionFilter:
 
 @dataclass(frozen=True, slots=True)
 class ClientFilter:
+    """``search``: case-insensitive substring of the display name or the email.
+    ``email``: exactly this email, compared with ``normalize_email``."""
+
     tenant: str | None = None
+    search: str | None = None
+    email: str | None = None
+
+
+def normalize_email(email: str | None) -> str | None:
+    """The form in which emails are compared: trimmed and lower-cased."""
+    if email is None:
+        return None
+    return email.strip().lower() or None
+
+
+def _within(value: datetime | None, start: datetime | None, until: datetime | None) -> bool:
+    if start is None and until is None:
+        return True
+    if value is None:
+        return False
+    return (start is None or value >= start) and (until is None or value < until)
+
+
+def invoice_matches(record: InvoiceRecord, flt: InvoiceFilter) -> bool:
+    """Whether an invoice passes a filter (the tenant is the caller's to check)."""
+    return (
+        (not flt.statuses or record.status in flt.statuses)
+        and _within(record.issued_at, flt.issued_from, flt.issued_until)
+        and _within(record.due_at, flt.due_from, flt.due_until)
+        and (not flt.with_balance_due or record.balance_due.amount > 0)
+    )
+
+
+def client_matches(record: ClientRecord, flt: ClientFilter) -> bool:
+    """Whether a client passes a filter (the tenant is the caller's to check)."""
+    if flt.email is not None and normalize_email(record.email) != normalize_email(flt.email):
+        return False
+    if flt.search:
+        needle = flt.search.strip().casefold()
+        haystack = (record.display_name, record.email or "")
+        return any(needle in text.casefold() for text in haystack)
+    return True
+
+
+def subscription_matches(record: SubscriptionRecord, flt: SubscriptionFilter) -> bool:
+    return not flt.statuses or record.status in flt.statuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +128,22 @@ class Row(Generic[T]):
     """One entry of a stream.
 
     ``position`` is the entry's index in the upstream's ordered list (before any
-    local filtering), so that a cursor can resume right after it. ``sort`` is the
-    value the stream is ordered by (the requested order's field; a tuple is fine)
-    and is what the cross-source merge compares. ``record`` is the full record when
-    the upstream returned it, or ``None`` when only the key is known (the resolver
-    then loads it through a loader).
+    local filtering): a hint where to resume. ``sort`` is the value the stream is
+    ordered by (computed with the ``*_sort_value`` functions below) and is what the
+    cross-source merge compares. ``tiebreak`` orders rows with equal ``sort``: the
+    upstream id as the upstream breaks ties (an int or a str, one type per stream).
+    A stream is strictly ordered by ``(sort, tiebreak)`` in its direction (both
+    reversed when descending), so a cursor can resume after a row by its value even
+    when rows were inserted or removed upstream in between. ``record`` is the full
+    record when the upstream returned it, or ``None`` when only the key is known
+    (the resolver then loads it through a loader).
     """
 
     position: int
     key: Key
     sort: Any
     record: T | None = None
+    tiebreak: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +240,10 @@ class Connector(abc.ABC):
     # --- lists --------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
-        """Clients ordered by display name (case-insensitive, ascending), then id."""
+    async def client_streams(
+        self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC
+    ) -> Sequence[Stream[ClientRecord]]:
+        """Clients ordered by display name (``client_sort_value``), then id."""
 
     @abc.abstractmethod
     async def invoice_streams(
@@ -189,9 +253,9 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     async def subscription_streams(
-        self, flt: SubscriptionFilter
+        self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
-        """Subscriptions ordered by start date, newest first."""
+        """Subscriptions ordered by start date (``subscription_sort_value``), then id."""
 
 
 # --- sort values: every stream's Row.sort must be computed by these, so that rows
@@ -234,6 +298,4 @@ def client_sort_value(record: ClientRecord) -> Any:
 
 def subscription_sort_value(record: SubscriptionRecord) -> Any:
     """Start date; subscriptions without one sort as the oldest."""
-    from datetime import UTC, datetime
-
     return record.starts_at or datetime(1970, 1, 1, tzinfo=UTC)

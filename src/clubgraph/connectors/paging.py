@@ -22,36 +22,56 @@ def paged_stream(
     fetch_page: PageFetcher[T],
     key: Callable[[T], Key],
     sort: Callable[[T], Any],
+    tiebreak: Callable[[T], Any] | None = None,
     keep: Callable[[T], bool] | None = None,
     descending: bool = True,
 ) -> Stream[T]:
     """A stream over an upstream list paged by page number and size.
 
-    The pages covering the requested span are fetched concurrently; when ``keep``
-    filters rows out locally (a filter the upstream cannot apply), further pages are
-    fetched one by one until enough rows are found or the list ends.
+    ``page_size`` is the largest page the upstream serves. Each fetch picks the page
+    size that covers the requested span in as few requests as the upstream allows
+    (one, when the span fits in a page), so that a page of the graph reads from the
+    upstream only what it needs plus what the upstream's page boundaries force.
+    When ``keep`` filters rows out locally (a filter the upstream cannot apply),
+    further pages are read one by one until enough rows are found or the list ends.
     """
 
+    def row(position: int, record: T) -> Row[T]:
+        return Row(
+            position, key(record), sort(record), record, tiebreak(record) if tiebreak else None
+        )
+
     async def fetch(start: int, count: int) -> Chunk[T]:
-        first = start // page_size
-        last = (start + max(count, 1) - 1) // page_size
-        pages = await asyncio.gather(*(fetch_page(p, page_size) for p in range(first, last + 1)))
+        size = span_page_size(start, max(count, 1), page_size)
+        first = start // size
+        last = (start + max(count, 1) - 1) // size
+        pages = await asyncio.gather(*(fetch_page(p, size) for p in range(first, last + 1)))
         rows: list[Row[T]] = []
         total: int | None = None
         page = first
         for records, total in pages:
-            exhausted = _collect(rows, records, page, page_size, start, keep, key, sort, total)
-            if exhausted:
+            if _collect(rows, records, page, size, start, keep, row, total):
                 return Chunk(rows, True, total if keep is None else None)
             page += 1
         while len(rows) < count:
-            records, total = await fetch_page(page, page_size)
-            if _collect(rows, records, page, page_size, start, keep, key, sort, total):
+            records, total = await fetch_page(page, size)
+            if _collect(rows, records, page, size, start, keep, row, total):
                 return Chunk(rows, True, total if keep is None else None)
             page += 1
         return Chunk(rows, False, total if keep is None else None)
 
     return Stream(stream_id, fetch, descending)
+
+
+def span_page_size(start: int, count: int, largest: int) -> int:
+    """The smallest page size whose one page covers positions [start, start + count).
+
+    The largest page when no page size can (then the span takes several pages).
+    """
+    for size in range(min(count, largest), largest + 1):
+        if (start // size + 1) * size >= start + count:
+            return size
+    return largest
 
 
 def _collect(
@@ -61,8 +81,7 @@ def _collect(
     page_size: int,
     start: int,
     keep: Callable[[T], bool] | None,
-    key: Callable[[T], Key],
-    sort: Callable[[T], Any],
+    row: Callable[[int, T], Row[T]],
     total: int | None,
 ) -> bool:
     """Append a page's rows; return True when the list ends with this page."""
@@ -70,7 +89,7 @@ def _collect(
     for i, rec in enumerate(records):
         pos = base + i
         if pos >= start and (keep is None or keep(rec)):
-            rows.append(Row(pos, key(rec), sort(rec), rec))
+            rows.append(row(pos, rec))
     return len(records) < page_size or (total is not None and base + len(records) >= total)
 
 
