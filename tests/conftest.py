@@ -27,6 +27,8 @@ async def graph(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
     settings = Settings(
         sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
         trace_upstream=True,
+        # As `make run` does: W2 asks for 500 invoices in one page.
+        max_page_size=500,
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

@@ -231,7 +231,7 @@ async def test_w3_shows_one_person_across_all_sources(graph: GraphServer) -> Non
     for client in candidates:
         data = await graph.data(workloads.load("W3"), {"clientId": client["id"]})
         person = data["client"]["person"]
-        if person and {c["source"] for c in person["clients"]} == set(SOURCES):
+        if person and {c["source"] for c in person["profiles"]} == set(SOURCES):
             break
     else:
         pytest.fail("no Tight client is also a client of the other three sources")

@@ -18,7 +18,7 @@ def test_no_url_means_the_embedded_sandbox() -> None:
     assert settings.embedded_sandbox
     assert (settings.trace_upstream, settings.max_page_size, settings.default_page_size) == (
         False,
-        500,
+        100,
         50,
     )
 

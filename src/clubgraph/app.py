@@ -27,6 +27,7 @@ from .schema import build_schema
 from .schema.context import Context
 from .settings import Settings, SourceSettings
 from .upstreams import build_connector
+from .webhooks import webhook_routes
 
 log = logging.getLogger("clubgraph")
 
@@ -91,9 +92,14 @@ async def _open(state: AppState) -> None:
             "no upstream configured: serving the embedded sandbox (%s)",
             ", ".join(f"{k}={v}" for k, v in state.sandbox.urls.items()),
         )
+    # The embedded sandbox's data lives in memory and is reseeded on every start: an
+    # index of it must not outlive it.
+    index = ":memory:" if embedded else settings.clubcollect_index
     for cfg in sources:
         # The embedded sandbox takes development credentials by design: no warning.
-        state.connectors[cfg.source] = build_connector(cfg, warn_dev_credentials=not embedded)
+        state.connectors[cfg.source] = build_connector(
+            cfg, warn_dev_credentials=not embedded, clubcollect_index=index
+        )
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
 
 
@@ -125,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *webhook_routes(lambda: state.connectors),
         ],
         lifespan=lifespan,
     )

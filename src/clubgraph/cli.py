@@ -62,6 +62,38 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rebuild_clubcollect_index(settings: Settings) -> int:
+    from .connectors.clubcollect import ClubCollectConnector
+    from .domain import Source
+    from .upstreams import build_connector
+
+    cfg = next((s for s in settings.sources if s.source is Source.CLUBCOLLECT), None)
+    if cfg is None:
+        print("clubgraph: CLUBGRAPH_CLUBCOLLECT_URL is not set", file=sys.stderr)
+        return 2
+    connector = build_connector(cfg, clubcollect_index=settings.clubcollect_index)
+    if not isinstance(connector, ClubCollectConnector):
+        raise TypeError("not a ClubCollect connector")
+    await connector.start()
+    try:
+        counts = await connector.rebuild_index()
+    finally:
+        await connector.close()
+    print(f"index: {settings.clubcollect_index}")
+    for company, count in counts.items():
+        print(f"{company:24} {count.invoices:7} invoices {count.clients:7} clients")
+    return 0
+
+
+def _clubcollect_index(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_rebuild_clubcollect_index(settings))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clubgraph", description="One GraphQL graph over club billing platforms."
@@ -80,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--latency-ms", type=int, default=0, help="delay added to every response")
     sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     sandbox.set_defaults(func=_sandbox)
+
+    index = sub.add_parser("clubcollect-index", help="manage the ClubCollect invoice index")
+    index.add_argument(
+        "action", choices=["rebuild"], help="rebuild: crawl every company and replace the index"
+    )
+    index.set_defaults(func=_clubcollect_index)
     return parser
 
 

@@ -1,10 +1,18 @@
 """Lists over several upstream streams: a k-way merge with cursors that resume it.
 
-A list over all sources is the merge of one stream per source, tenant and (where
-the upstream splits lists so) status. A cursor records, for each stream, the
-upstream position right after the last row consumed from it, so the next page
-asks each upstream only for what comes after; rows from different streams are
-compared on their sort value, ties going to the stream listed first.
+A list over all sources is the merge of one stream per source, tenant and (where the
+upstream splits lists so) status. Every stream is strictly ordered by a row's
+``(sort, tiebreak)``; the merge orders rows of different streams by ``sort``, then by
+stream id. A cursor records, for every stream read so far, where the last row taken
+from it sits (a position hint) and what it was (its sort value and tiebreak), and in
+which direction the positions count. The next page asks each upstream only for what
+comes after the hint, and skips what is not after the last row: rows created or
+removed upstream between two page reads neither repeat nor shift what was returned.
+
+``first``/``after`` read forward in the list's order; ``last``/``before`` read
+backward. A read in the cursor's own direction is a forward merge; a read against it
+takes, from each stream, the window of rows just before the cursor and keeps the
+last ones of their merge. ``last`` without ``before`` reads the reversed streams.
 """
 
 from __future__ import annotations
@@ -12,27 +20,61 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 import orjson
 
-from .connectors.base import Row, Stream
+from .connectors.base import Chunk, Row, Stream
 
 T = TypeVar("T")
 
-_CURSOR_VERSION = 1
+_VERSION = 2
+# How far before a position hint a resumed read starts, to notice rows removed upstream.
+_SLACK = 2
+
+OpenStreams = Callable[[bool], Awaitable[Sequence[Stream[Any]]]]
 
 
 class InvalidCursor(ValueError):
     """A cursor that this list did not produce."""
 
 
+class InvalidPaging(ValueError):
+    """Paging arguments that do not make a request (e.g. `first` with `before`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where the last row taken from a stream sits, and what it was."""
+
+    hint: int
+    sort: Any
+    tiebreak: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A point in a list: per stream, the last row taken; positions count in
+    the reversed order when ``reverse``; ``at`` is the stream of the row pointed at."""
+
+    reverse: bool
+    at: str | None
+    marks: dict[str, Mark]
+
+
 @dataclass(frozen=True, slots=True)
 class Edge(Generic[T]):
     row: Row[T]
-    cursor: str
+    kind: str
+    point: Cursor
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.kind, self.point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,78 +85,266 @@ class Page(Generic[T]):
     total_count: int | None
 
 
-def encode_cursor(kind: str, state: dict[str, int]) -> str:
-    payload = orjson.dumps([_CURSOR_VERSION, kind, state], option=orjson.OPT_SORT_KEYS)
+# --- cursors -------------------------------------------------------------------------
+
+
+def _enc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, tuple):
+        return {"u": [_enc(v) for v in value]}
+    return value
+
+
+def _dec(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "t" in value:
+            moment = datetime.fromisoformat(value["t"])
+            if moment.tzinfo is None:
+                raise ValueError("naive datetime in cursor")
+            return moment
+        if "d" in value:
+            return Decimal(value["d"])
+        if "u" in value:
+            return tuple(_dec(v) for v in value["u"])
+        raise ValueError("unknown value in cursor")
+    if isinstance(value, int | str) or value is None:
+        return value
+    raise ValueError("unknown value in cursor")
+
+
+def encode_cursor(kind: str, point: Cursor) -> str:
+    marks = {sid: [m.hint, _enc(m.sort), _enc(m.tiebreak)] for sid, m in point.marks.items()}
+    payload = orjson.dumps(
+        [_VERSION, kind, int(point.reverse), point.at, marks], option=orjson.OPT_SORT_KEYS
+    )
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def decode_cursor(kind: str, cursor: str) -> dict[str, int]:
-    """The stream positions inside a cursor of list ``kind``."""
+def decode_cursor(kind: str, cursor: str) -> Cursor:
+    """The point inside a cursor of list ``kind``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, cursor_kind, state = orjson.loads(raw)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        version, cursor_kind, reverse, at, marks = orjson.loads(raw)
+        if version != _VERSION or cursor_kind != kind or reverse not in (0, 1):
+            raise ValueError("not this list's cursor")
+        if at is not None and at not in marks:
+            raise ValueError("cursor points at no stream")
+        decoded = {
+            str(sid): Mark(int(hint), _dec(sort), _dec(tiebreak))
+            for sid, (hint, sort, tiebreak) in marks.items()
+            if isinstance(hint, int) and hint >= 0
+        }
+        if len(decoded) != len(marks):
+            raise ValueError("bad position in cursor")
+    except (ValueError, TypeError, binascii.Error, InvalidOperation) as exc:
         raise InvalidCursor(f"{cursor!r} is not a valid cursor for this list") from exc
-    if (
-        version != _CURSOR_VERSION
-        or cursor_kind != kind
-        or not isinstance(state, dict)
-        or not all(isinstance(v, int) and v >= 0 for v in state.values())
-    ):
-        raise InvalidCursor(f"{cursor!r} is not a valid cursor for this list")
-    return state
+    return Cursor(bool(reverse), at, decoded)
 
 
-async def merge_page(
-    kind: str,
-    streams: Sequence[Stream[T]],
-    first: int,
-    after: str | None,
-    *,
-    descending: bool,
-) -> Page[T]:
-    """The page of ``first`` rows after the cursor ``after``, merged over ``streams``.
+# --- order -----------------------------------------------------------------------------
 
-    ``kind`` names the list and its filters and order, so that a cursor from one
-    list is refused by another.
-    """
-    state = decode_cursor(kind, after) if after else {}
-    known = {s.id for s in streams}
-    if any(stream_id not in known for stream_id in state):
-        raise InvalidCursor("the cursor does not belong to this list")
-    chunks = await asyncio.gather(*(s.fetch(state.get(s.id, 0), first + 1) for s in streams))
-    heads = [0] * len(streams)
-    edges: list[Edge[T]] = []
-    position = dict(state)
-    while len(edges) < first:
-        best = _pick(chunks, heads, descending)
-        if best is None:
+
+def _row_key(row: Row[Any]) -> tuple[Any, Any]:
+    return (row.sort, row.tiebreak)
+
+
+def _after(row: Row[Any], mark: Mark, descending: bool) -> bool:
+    """Whether ``row`` comes after the marked row in its stream's order."""
+    key, last = _row_key(row), (mark.sort, mark.tiebreak)
+    return key < last if descending else key > last
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    row: Row[Any]
+    stream: str
+
+    def order(self) -> tuple[Any, str, Any]:
+        # Within one stream, ties on sort compare tiebreaks of one type; across
+        # streams the stream id decides first, so tiebreaks of different types
+        # (an int id here, a str id there) are never compared.
+        return (self.row.sort, self.stream, self.row.tiebreak)
+
+
+def _merge_sorted(items: list[_Item], descending: bool) -> list[_Item]:
+    """Items in list order; the reverse order is exactly the reverse sequence."""
+    return sorted(items, key=_Item.order, reverse=descending)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def _resume(
+    stream: Stream[Any], mark: Mark | None, need: int
+) -> tuple[list[Row[Any]], bool, int | None]:
+    """At least ``need`` rows of ``stream`` after ``mark`` (fewer if it ends there)."""
+    if mark is None:
+        chunk = await stream.fetch(0, need)
+        return list(chunk.rows), chunk.exhausted, chunk.total
+    start = max(0, mark.hint - _SLACK)
+    while True:
+        chunk = await stream.fetch(start, need + (mark.hint - start))
+        rows = [r for r in chunk.rows if _after(r, mark, stream.descending)]
+        found_boundary = len(rows) < len(chunk.rows)
+        if start == 0 or found_boundary:
             break
-        row = chunks[best].rows[heads[best]]
-        heads[best] += 1
-        position[streams[best].id] = row.position + 1
-        edges.append(Edge(row, encode_cursor(kind, position)))
-    has_next = any(heads[i] < len(c.rows) for i, c in enumerate(chunks))
-    totals = [c.total for c in chunks]
+        # Nothing read sits at or before the mark: rows before it were removed upstream
+        # (or the list shrank), so the mark lies further back.
+        start = max(0, start - max(need, 8 * _SLACK))
+    exhausted = chunk.exhausted
+    while len(rows) < need and not exhausted and chunk.rows:
+        chunk = await stream.fetch(chunk.rows[-1].position + 1, need - len(rows))
+        rows += chunk.rows
+        exhausted = chunk.exhausted
+    return rows, exhausted, chunk.total
+
+
+async def _window(
+    stream: Stream[Any], mark: Mark | None, inclusive: bool, need: int
+) -> tuple[list[Row[Any]], bool]:
+    """The last ``need`` rows of ``stream`` up to the mark (inclusive or not), and
+    whether they reach back to the start of the stream."""
+    if mark is None:
+        return [], True
+    desc = stream.descending
+    key = (mark.sort, mark.tiebreak)
+
+    def before_mark(row: Row[Any]) -> bool:
+        if _after(row, mark, desc):
+            return False
+        return inclusive or _row_key(row) != key
+
+    start = max(0, mark.hint - need - _SLACK)
+    while True:
+        chunk = await stream.fetch(start, mark.hint + _SLACK - start)
+        rows = list(chunk.rows)
+        # Rows inserted upstream may have pushed the mark past the hint: read on
+        # until a row at or after the mark shows up (or the stream ends).
+        while rows and before_mark(rows[-1]) and not chunk.exhausted:
+            chunk = await stream.fetch(rows[-1].position + 1, need)
+            if not chunk.rows:
+                break
+            rows += chunk.rows
+        kept = [r for r in rows if before_mark(r)]
+        if len(kept) >= need or start == 0:
+            return kept[-need:], start == 0 and len(kept) <= need
+        # Rows removed upstream moved the mark back past the window: look further back.
+        start = max(0, start - max(need, 8 * _SLACK))
+
+
+async def _forward(
+    kind: str, streams: Sequence[Stream[Any]], point: Cursor | None, count: int, reverse: bool
+) -> tuple[list[Edge[Any]], bool, int | None]:
+    """``count`` rows after ``point`` in the streams' own direction, merged."""
+    marks = dict(point.marks) if point else {}
+    fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count + 1) for s in streams))
+    descending = streams[0].descending if streams else True
+    items = [_Item(r, s.id) for s, (rows, _, _) in zip(streams, fetched, strict=True) for r in rows]
+    ordered = _merge_sorted(items, descending)
+    edges: list[Edge[Any]] = []
+    for item in ordered[:count]:
+        row = item.row
+        marks[item.stream] = Mark(row.position + 1, row.sort, row.tiebreak)
+        edges.append(Edge(row, kind, Cursor(reverse, item.stream, dict(marks))))
+    # Every stream supplied count + 1 rows unless it ended, so a row left over means more.
+    has_more = len(ordered) > count
+    totals = [total for _, _, total in fetched]
     total = sum(t for t in totals if t is not None) if None not in totals else None
-    return Page(edges, has_next, bool(state), total)
+    return edges, has_more, total
 
 
-def _pick(chunks: Sequence[Any], heads: list[int], descending: bool) -> int | None:
-    best: int | None = None
-    best_value: Any = None
-    for i, chunk in enumerate(chunks):
-        if heads[i] >= len(chunk.rows):
-            continue
-        value = chunk.rows[heads[i]].sort
-        if best is None or (value > best_value if descending else value < best_value):
-            best, best_value = i, value
-    return best
+async def _backward(
+    kind: str, streams: Sequence[Stream[Any]], point: Cursor, count: int
+) -> tuple[list[Edge[Any]], bool]:
+    """The ``count`` rows just before ``point``, merged, in the streams' direction."""
+    windows = await asyncio.gather(
+        *(_window(s, point.marks.get(s.id), s.id != point.at, count + 1) for s in streams)
+    )
+    descending = streams[0].descending if streams else True
+    items = [_Item(r, s.id) for s, (rows, _) in zip(streams, windows, strict=True) for r in rows]
+    ordered = _merge_sorted(items, descending)
+    taken = ordered[-count:] if count else []
+    earlier = ordered[: len(ordered) - len(taken)]
+    marks: dict[str, Mark] = {}
+    for item in earlier:
+        marks[item.stream] = Mark(item.row.position + 1, item.row.sort, item.row.tiebreak)
+    edges: list[Edge[Any]] = []
+    for item in taken:
+        row = item.row
+        marks[item.stream] = Mark(row.position + 1, row.sort, row.tiebreak)
+        edges.append(Edge(row, kind, Cursor(point.reverse, item.stream, dict(marks))))
+    has_more = bool(earlier) or not all(reached for _, reached in windows)
+    return edges, has_more
 
 
-def offset_page(kind: str, rows: Sequence[Row[T]], first: int, after: str | None) -> Page[T]:
-    """A page over a list held in memory, with the same cursor format."""
-    start = decode_cursor(kind, after).get("o", 0) if after else 0
-    window = rows[start : start + first]
-    edges = [Edge(row, encode_cursor(kind, {"o": start + i + 1})) for i, row in enumerate(window)]
-    return Page(edges, start + first < len(rows), start > 0, len(rows))
+async def paginate(
+    kind: str,
+    open_streams: OpenStreams,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Page[Any]:
+    """One page of a list. ``open_streams(reverse)`` gives its streams in the list's
+    order (``False``) or in the reverse order (``True``); ``kind`` names the list, its
+    filters and order, so that a cursor from one list is refused by another."""
+    if first is not None and last is not None:
+        raise InvalidPaging("pass `first` or `last`, not both")
+    if first is not None and before is not None:
+        raise InvalidPaging("`before` goes with `last`; use `after` with `first`")
+    if last is not None and after is not None:
+        raise InvalidPaging("`after` goes with `first`; use `before` with `last`")
+    if last is None:
+        count = first if first is not None else 0
+        point = decode_cursor(kind, after) if after else None
+        if point is None or not point.reverse:
+            streams = await open_streams(False)
+            _known(point, streams)
+            edges, more, total = await _forward(kind, streams, point, count, False)
+            return Page(edges, more, point is not None, total)
+        streams = await open_streams(True)
+        _known(point, streams)
+        edges, more = await _backward(kind, streams, point, count)
+        return Page(list(reversed(edges)), more, True, None)
+    point = decode_cursor(kind, before) if before else None
+    if point is None or point.reverse:
+        streams = await open_streams(True)
+        _known(point, streams)
+        edges, more, total = await _forward(kind, streams, point, last, True)
+        return Page(list(reversed(edges)), point is not None, more, total)
+    streams = await open_streams(False)
+    _known(point, streams)
+    edges, more = await _backward(kind, streams, point, last)
+    return Page(edges, True, more, None)
+
+
+def _known(point: Cursor | None, streams: Sequence[Stream[Any]]) -> None:
+    if point is None:
+        return
+    ids = {s.id for s in streams}
+    if any(sid not in ids for sid in point.marks):
+        raise InvalidCursor("the cursor does not belong to this list")
+
+
+def memory_streams(stream_id: str, rows: Sequence[Row[T]], *, descending: bool) -> OpenStreams:
+    """Streams over rows already in memory, sorted here by ``(sort, tiebreak)``."""
+    forward = sorted(rows, key=_row_key, reverse=descending)
+
+    def stream(ordered: Sequence[Row[T]], desc: bool) -> Stream[T]:
+        positioned = [Row(i, r.key, r.sort, r.record, r.tiebreak) for i, r in enumerate(ordered)]
+
+        async def fetch(start: int, count: int) -> Chunk[T]:
+            return Chunk(positioned[start:], True, len(positioned))
+
+        return Stream(stream_id, fetch, desc)
+
+    streams = {False: [stream(forward, descending)], True: [stream(forward[::-1], not descending)]}
+
+    async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
+        return streams[reverse]
+
+    return open_streams

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
-from .connectors.base import ClientFilter, Connector, Stream
+from .connectors.base import ClientFilter, Connector, Stream, normalize_email
 from .domain import (
     ClientRecord,
     InvoiceItemRecord,
@@ -113,18 +113,28 @@ class Loaders:
     # --- people across sources ---------------------------------------------------
 
     async def _find_by_email(self, emails: list[str]) -> list[Sequence[ClientRecord]]:
-        """Client records per (lower-cased) email, found by reading every client list once."""
-        lists = await asyncio.gather(
-            *(c.client_streams(ClientFilter()) for c in self.connectors.values())
-        )
+        """Client records per email, each source asked with the email filter (which it
+        pushes to the upstream where it can), all emails and sources at once."""
+        wanted = [normalize_email(e) for e in emails]
+        searches = [
+            (email, connector)
+            for email in dict.fromkeys(w for w in wanted if w)
+            for connector in self.connectors.values()
+        ]
+
+        async def search(email: str, connector: Connector) -> list[ClientRecord]:
+            streams = await connector.client_streams(ClientFilter(email=email))
+            found = await asyncio.gather(*(_read_all(s) for s in streams))
+            return [r for records in found for r in records]
+
+        results = await asyncio.gather(*(search(e, c) for e, c in searches))
         found: dict[str, list[ClientRecord]] = defaultdict(list)
-        wanted = {e.strip().lower() for e in emails}
-        for records in await asyncio.gather(*(_read_all(s) for ss in lists for s in ss)):
+        for (email, _), records in zip(searches, results, strict=True):
             for record in records:
-                if record.email and record.email.strip().lower() in wanted:
-                    found[record.email.strip().lower()].append(record)
+                if normalize_email(record.email) == email:
+                    found[email].append(record)
                     self.client.prime(record.key, record)
-        return [found.get(e.strip().lower(), []) for e in emails]
+        return [found.get(w, []) if w else [] for w in wanted]
 
     # --- batching -----------------------------------------------------------------
 

@@ -16,6 +16,9 @@ URL_VARS: dict[Source, str] = {
     Source.TIGHT: "CLUBGRAPH_TIGHT_URL",
 }
 
+# Where the ClubCollect invoice index lives when the environment does not say.
+DEFAULT_CLUBCOLLECT_INDEX = ".clubgraph/clubcollect-index.sqlite3"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -63,11 +66,14 @@ class Settings:
 
     sources: tuple[SourceSettings, ...] = ()
     trace_upstream: bool = False
-    max_page_size: int = 500
+    max_page_size: int = 100
     default_page_size: int = 50
     sandbox_latency_ms: int = 0
     sandbox_port_base: int | None = None
     sandbox_seed: int = 7
+    # SQLite file of the ClubCollect invoice index; settings built in code (tests)
+    # keep it in memory, ``from_env`` defaults to DEFAULT_CLUBCOLLECT_INDEX.
+    clubcollect_index: str = ":memory:"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -89,7 +95,7 @@ class Settings:
                 raise SettingsError(f"{var}={url!r} must be an http(s) URL")
             sources.append(SourceSettings(source, url, credentials_from_env(source, env)))
         port_base = env.get("CLUBGRAPH_SANDBOX_PORT_BASE")
-        max_page = _int(env, "CLUBGRAPH_MAX_PAGE_SIZE", 500, minimum=1)
+        max_page = _int(env, "CLUBGRAPH_MAX_PAGE_SIZE", 100, minimum=1)
         return cls(
             sources=tuple(sources),
             trace_upstream=_bool(env, "CLUBGRAPH_TRACE_UPSTREAM", False),
@@ -98,4 +104,6 @@ class Settings:
             sandbox_latency_ms=_int(env, "CLUBGRAPH_SANDBOX_LATENCY_MS", 0),
             sandbox_port_base=_int(env, "CLUBGRAPH_SANDBOX_PORT_BASE", 0) if port_base else None,
             sandbox_seed=_int(env, "CLUBGRAPH_SANDBOX_SEED", 7),
+            clubcollect_index=env.get("CLUBGRAPH_CLUBCOLLECT_INDEX", "").strip()
+            or DEFAULT_CLUBCOLLECT_INDEX,
         )

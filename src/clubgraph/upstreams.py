@@ -34,7 +34,10 @@ def credentials_from_env(source: Source, env: Mapping[str, str]) -> Any | None:
 
 
 def build_connector(
-    cfg: SourceSettings, *, page_size: int = 100, warn_dev_credentials: bool = True
+    cfg: SourceSettings,
+    *,
+    warn_dev_credentials: bool = True,
+    clubcollect_index: str = ":memory:",
 ) -> Connector:
     """A connector for one configured source; development credentials when none are set."""
     connector_cls, _, dev = _CONNECTORS[cfg.source]
@@ -47,5 +50,8 @@ def build_connector(
         )
     if credentials is None:
         credentials = dev
-    connector: Connector = connector_cls(cfg.url, credentials, page_size=page_size)
+    # Each connector pages with its upstream's largest page unless told otherwise.
+    if cfg.source is Source.CLUBCOLLECT:
+        return ClubCollectConnector(cfg.url, credentials, index_path=clubcollect_index)
+    connector: Connector = connector_cls(cfg.url, credentials)
     return connector

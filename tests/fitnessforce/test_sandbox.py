@@ -352,3 +352,97 @@ async def test_request_log(api: Api) -> None:
         ("GET", "/tenants", 401),
     ]
     assert log[0]["status"] in (200, 404)
+
+
+@pytest.mark.parametrize("sort_by", ["invoice_date", "due_date", "net_amount", "invoice_number"])
+async def test_invoice_lists_break_ties_by_id_in_the_sort_direction(api: Api, sort_by: str) -> None:
+    pages = {}
+    for order in ("asc", "desc"):
+        status, body = await api.call(
+            "GET", "/tenant/101/invoices", page_size=200, sort_by=sort_by, sort_order=order
+        )
+        assert status == 200
+        pages[order] = body
+    total = pages["asc"]["total_records"]
+    assert total > 200
+    # Any page size up to the maximum pages the same list.
+    rows: list[dict[str, Any]] = []
+    for page in range(1, total // 187 + 2):
+        _, body = await api.call(
+            "GET", "/tenant/101/invoices", page_size=187, page_number=page, sort_by=sort_by
+        )
+        rows.extend(body["data"])
+    ids = [r["invoice_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == total
+    assert ids[:200] == [r["invoice_id"] for r in pages["desc"]["data"]]
+    _, last = await api.call(
+        "GET",
+        "/tenant/101/invoices",
+        page_size=200,
+        page_number=(total + 199) // 200,
+        sort_by=sort_by,
+        sort_order="asc",
+    )
+    tail = [r["invoice_id"] for r in last["data"]]
+    assert ids[: len(tail)] == tail[::-1]
+
+
+async def test_invoice_list_filters(api: Api) -> None:
+    async def ids(**params: Any) -> list[dict[str, Any]]:
+        status, body = await api.call("GET", "/tenant/102/invoices", page_size=200, **params)
+        assert status == 200
+        rows: list[dict[str, Any]] = body["data"]
+        assert body["total_records"] == len(rows)
+        return rows
+
+    march = await ids(from_date="2025-03-01", to_date="2025-03-31")
+    assert march
+    assert {r["invoice_date"][:7] for r in march} == {"2025-03"}
+    due = await ids(due_from_date="2026-05-01", due_to_date="2026-05-10")
+    assert due
+    assert all("2026-05-01" <= r["due_date"] <= "2026-05-10" for r in due)
+    owed = await ids(outstanding_only="true", from_date="2026-01-01")
+    assert owed
+    assert all(r["balance_amount"] > 0 for r in owed)
+    for name, value, code in (
+        ("from_date", "01/03/2025", "InvalidDate"),
+        ("due_to_date", "20250301", "InvalidDate"),
+        ("outstanding_only", "yes", "InvalidBoolean"),
+    ):
+        status, body = await api.call("GET", "/tenant/102/invoices", **{name: value})
+        assert (status, body["errors"][0]["errorCode"], body["errors"][0]["identifier"]) == (
+            400,
+            code,
+            name,
+        )
+
+
+async def test_client_search_endpoints(api: Api) -> None:
+    _, body = await api.call("GET", "/tenant/101/clients", page_size=200, sort_by="full_name")
+    everyone = body["data"]
+    status, found = await api.call(
+        "GET", "/tenant/101/clients/search", search_text=" AN ", page_size=200
+    )
+    assert status == 200
+    assert [c["client_id"] for c in found["data"]] == [
+        c["client_id"]
+        for c in everyone
+        if "an" in c["full_name"].casefold() or "an" in (c["email"] or "").casefold()
+    ]
+    someone = next(c for c in everyone if c["email"])
+    _, exact = await api.call(
+        "GET", "/tenant/101/clients/search", email=someone["email"].upper(), sort_order="desc"
+    )
+    assert [c["client_id"] for c in exact["data"]] == [
+        c["client_id"] for c in reversed(everyone) if c["email"] == someone["email"]
+    ]
+    _, across = await api.call("GET", "/clients/search", search_text="a", page_size=200)
+    assert {c["tenant_id"] for c in across["data"]} == {101, 102}
+    _, one = await api.call("GET", "/clients/search", search_text="a", tenant_id="102")
+    assert {c["tenant_id"] for c in one["data"]} == {102}
+    status, body = await api.call("GET", "/tenant/101/clients/search")
+    assert (status, body["errors"][0]["errorCode"]) == (400, "SearchCriteriaRequired")
+    status, body = await api.call("GET", "/clients/search", search_text="a", tenant_id="999")
+    assert (status, body["errors"][0]["errorCode"]) == (404, "TenantNotFound")
+    status, body = await api.call("GET", f"/tenant/101/clients/{someone['client_id']}")
+    assert (status, body["client_id"]) == (200, someone["client_id"])

@@ -402,3 +402,106 @@ def test_same_seed_same_data() -> None:
     assert first.invoices == again.invoices
     assert first.clients == again.clients
     assert first.invoices != other.invoices
+
+
+async def test_list_pages_of_any_size_up_to_500(
+    http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    _, whole = await get(http, "/v5/invoicing/invoices", auth, pageSize=500)
+    _, rest = await get(http, "/v5/invoicing/invoices", auth, page=2, pageSize=500)
+    ids = [i["id"] for i in whole["data"] + rest["data"]]
+    for size in (1, 7, 13, 99, 250, 499, 500):
+        status, page = await get(http, "/v5/invoicing/invoices", auth, page=2, pageSize=size)
+        assert status == 200
+        assert [i["id"] for i in page["data"]] == ids[size : 2 * size]
+    for size in (0, -1, 501):
+        status, body = await get(http, "/v5/invoicing/invoices", auth, pageSize=size)
+        assert (status, body["errors"]["globalErrors"][0]["type"]) == (400, "INVALID_VALUE")
+
+
+@pytest.mark.parametrize(
+    ("sort", "value"),
+    [
+        ("date", lambda i: i["date"]),
+        ("dueDate", lambda i: i["dueDate"] or i["date"]),
+        ("totalAmount", lambda i: i["totalAmountCents"]),
+        ("invoiceNo", lambda i: f"{i['invoicePrefix']}{i['invoiceNo']}"),
+    ],
+)
+async def test_invoice_sorts_break_ties_by_id_in_the_sort_direction(
+    http: aiohttp.ClientSession, auth: dict[str, str], sort: str, value: Any
+) -> None:
+    lists = {}
+    for direction in ("ASC", "DESC"):
+        rows: list[dict[str, Any]] = []
+        for page in (1, 2):
+            _, body = await get(
+                http, "/v5/invoicing/invoices", auth,
+                sort=sort, sortDirection=direction, page=page, pageSize=500,
+            )  # fmt: skip
+            rows += body["data"]
+        keys = [(value(i), i["id"]) for i in rows]
+        assert keys == sorted(keys, reverse=direction == "DESC")
+        lists[direction] = [i["id"] for i in rows]
+    assert lists["DESC"] == lists["ASC"][::-1]
+
+
+async def test_invoice_date_and_balance_filters(
+    http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    _, everything = await get(http, "/v5/invoicing/invoices", auth, pageSize=500)
+    _, rest = await get(http, "/v5/invoicing/invoices", auth, page=2, pageSize=500)
+    invoices = everything["data"] + rest["data"]
+
+    async def ids(**params: Any) -> set[int]:
+        _, first = await get(http, "/v5/invoicing/invoices", auth, pageSize=500, **params)
+        _, second = await get(http, "/v5/invoicing/invoices", auth, page=2, pageSize=500, **params)
+        return {i["id"] for i in first["data"] + second["data"]}
+
+    # Both ends of a range are included.
+    assert await ids(startDate="2026-08-01", endDate="2026-08-31") == {
+        i["id"] for i in invoices if "2026-08-01" <= i["date"] <= "2026-08-31"
+    }
+    assert await ids(dueStartDate="2026-09-15") == {
+        i["id"] for i in invoices if i["dueDate"] >= "2026-09-15"
+    }
+    assert await ids(dueEndDate="2026-03-01") == {
+        i["id"] for i in invoices if i["dueDate"] <= "2026-03-01"
+    }
+    owing = await ids(hasBalance="true")
+    assert owing == {i["id"] for i in invoices if i["balance"] > 0}
+    assert owing
+    assert await ids(hasBalance="false") == {i["id"] for i in invoices} - owing
+    assert await ids(startDate="2026-09-02", endDate="2026-09-01") == set()
+    for bad in ({"startDate": "2026-9-1"}, {"dueEndDate": "yesterday"}):
+        status, body = await get(http, "/v5/invoicing/invoices", auth, **bad)
+        assert (status, body["errors"]["globalErrors"][0]["type"]) == (400, "INVALID_DATE")
+    status, _ = await get(http, "/v5/invoicing/invoices", auth, hasBalance="yes")
+    assert status == 400
+
+
+async def test_client_search_and_email_filters_and_name_order(
+    http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    _, page = await get(http, "/v5/invoicing/clients", auth, pageSize=500)
+    clients = page["data"]
+    someone = clients[5]
+    needle = someone["name"].split()[-1][:3]
+
+    def matching(text: str) -> list[int]:
+        low = text.casefold()
+        return [
+            c["id"] for c in clients if low in c["name"].casefold() or low in c["email"].casefold()
+        ]
+
+    for search in (needle.upper(), f" {needle.lower()} ", "EXAMPLE.", "zzzz-nothing"):
+        _, found = await get(http, "/v5/invoicing/clients", auth, search=search, pageSize=500)
+        assert [c["id"] for c in found["data"]] == matching(search.strip())
+        assert found["totalCount"] == len(found["data"])
+    _, exact = await get(http, "/v5/invoicing/clients", auth, email=f" {someone['email'].upper()} ")
+    assert [c["id"] for c in exact["data"]] == [someone["id"]]
+    _, part = await get(http, "/v5/invoicing/clients", auth, email=someone["email"][1:])
+    assert part["data"] == []
+    _, desc = await get(http, "/v5/invoicing/clients", auth, sortDirection="DESC", pageSize=500)
+    keys = [(c["name"].casefold(), c["id"]) for c in desc["data"]]
+    assert keys == sorted(keys, reverse=True)

@@ -448,3 +448,40 @@ def test_same_seed_same_data() -> None:
     assert a.items == b.items
     assert a.clients == b.clients
     assert a.invoices != c.invoices
+
+
+async def test_lists_break_ties_by_id_in_the_same_direction(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    api = await api_for(http, sandbox)
+    for mode in ("asc", "desc"):
+        rows = await api.get("/invoices/status/OPEN", order_field="invoiceNumber", order_mode=mode)
+        keys = [(i["invoiceNumber"] or "", i["invoiceId"]) for i in rows]
+        assert keys == sorted(keys, reverse=mode == "desc")
+        assert len({k for k, _ in keys}) < len(keys)  # invoices without a number tie
+        report = await api.get(
+            "/clientList/reportWithCount", order_field="fullName", order_mode=mode
+        )
+        names = [(c["fullName"].casefold(), c["clientId"]) for c in report["clientList"]]
+        assert names == sorted(names, reverse=mode == "desc")
+
+
+async def test_client_list_search_and_email(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    api = await api_for(http, sandbox)
+    everyone = (await api.get("/clientList/reportWithCount"))["clientList"]
+    found = await api.get("/clientList/reportWithCount", searchString=" AN ")
+    expected = [
+        c
+        for c in everyone
+        if "an" in c["fullName"].casefold() or "an" in (c["emailAddress"] or "").casefold()
+    ]
+    assert found["clientList"] == expected
+    assert found["count"] == len(expected) > 0
+    one = next(c for c in everyone if c["emailAddress"])
+    by_email = await api.get(
+        "/clientList/reportWithCount", emailAddress=f" {one['emailAddress'].upper()} "
+    )
+    assert [c["clientId"] for c in by_email["clientList"]] == [one["clientId"]]
+    assert (await api.get("/clientList/reportWithCount", searchString="zzqx"))["count"] == 0

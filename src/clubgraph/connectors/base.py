@@ -249,7 +249,7 @@ class Connector(abc.ABC):
     async def invoice_streams(
         self, flt: InvoiceFilter, order: InvoiceOrder
     ) -> Sequence[Stream[InvoiceRecord]]:
-        """Invoices in ``order`` (ties broken by upstream order)."""
+        """Invoices in ``order``, ties broken by the upstream id in the same direction."""
 
     @abc.abstractmethod
     async def subscription_streams(

@@ -53,9 +53,13 @@ def paged_stream(
             if _collect(rows, records, page, size, start, keep, row, total):
                 return Chunk(rows, True, total if keep is None else None)
             page += 1
+        # Rows filtered out locally: read on in the largest pages until enough are kept.
+        position = page * size
+        size = page_size
+        page = position // size
         while len(rows) < count:
             records, total = await fetch_page(page, size)
-            if _collect(rows, records, page, size, start, keep, row, total):
+            if _collect(rows, records, page, size, max(start, position), keep, row, total):
                 return Chunk(rows, True, total if keep is None else None)
             page += 1
         return Chunk(rows, False, total if keep is None else None)

@@ -10,19 +10,23 @@ from strawberry import Private
 from strawberry.scalars import JSON
 
 from .. import domain, ids
-from ..connectors.base import Row
+from ..connectors.base import Row, normalize_email
 from .connection import Connection
 from .errors import EntityNotFound
-from .invoice import Invoice, invoice_connection
-from .node import (
-    RAW_DESCRIPTION,
+from .inputs import (
     AfterArg,
-    Ctx,
+    BeforeArg,
+    DueArg,
     FirstArg,
-    InvoiceStatusArg,
-    Node,
-    SubscriptionStatusArg,
+    InvoiceOrderArg,
+    IssuedArg,
+    LastArg,
+    WithBalanceDueArg,
+    invoice_filter,
+    page_args,
 )
+from .invoice import Invoice, invoice_connection, order_of
+from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
 from .subscription import Subscription, subscription_connection
 
 if TYPE_CHECKING:
@@ -81,11 +85,24 @@ class Client(Node):
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         status: InvoiceStatusArg = None,
+        issued: IssuedArg = None,
+        due: DueArg = None,
+        with_balance_due: WithBalanceDueArg = None,
+        order_by: InvoiceOrderArg = None,
     ) -> Connection[Invoice]:
         records = await info.context.loaders.client_invoices.load(self.key)
-        return invoice_connection(
-            info, f"client-invoices|{ids.encode(self.key)}", records, first, after, status
+        return await invoice_connection(
+            info,
+            f"client-invoices|{ids.encode(self.key)}",
+            records,
+            page_args(info, first, after, last, before),
+            invoice_filter(
+                status=status, issued=issued, due=due, with_balance_due=with_balance_due
+            ),
+            order_of(order_by),
         )
 
     @strawberry.field(
@@ -96,12 +113,31 @@ class Client(Node):
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         status: SubscriptionStatusArg = None,
     ) -> Connection[Subscription]:
         records = await info.context.loaders.client_subscriptions.load(self.key)
-        return subscription_connection(
-            info, f"client-subs|{ids.encode(self.key)}", records, first, after, status
+        return await subscription_connection(
+            info,
+            f"client-subs|{ids.encode(self.key)}",
+            records,
+            page_args(info, first, after, last, before),
+            status,
         )
+
+    @strawberry.field(
+        description=(
+            "The same person in other sources and tenants: client records with the same "
+            "email address (trimmed, any case). Empty when the client has no email."
+        )
+    )
+    async def profiles(self, info: Ctx) -> list[Client]:
+        email = normalize_email((await self._rec(info)).email)
+        if email is None:
+            return []
+        records = await info.context.loaders.clients_by_email.load(email)
+        return [Client(key=r.key, record=r) for r in records if r.key != self.key]
 
     @strawberry.field(
         description=(
@@ -115,4 +151,4 @@ class Client(Node):
         email = (await self._rec(info)).email
         if not email:
             return None
-        return Person(email=email.strip().lower())
+        return Person(email=normalize_email(email) or email)

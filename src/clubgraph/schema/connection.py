@@ -52,19 +52,19 @@ class Connection(Generic[NodeT]):
         return [edge.node for edge in self.edges]
 
 
-def page_size(first: int | None, default: int, maximum: int) -> int:
-    """Validate ``first``: a size above the maximum is an error, never a silent cut."""
-    if first is None:
+def page_size(requested: int | None, default: int, maximum: int, name: str = "first") -> int:
+    """Validate a page size: above the maximum is an error, never a silent cut."""
+    if requested is None:
         return default
-    if first < 0:
-        raise BadInput("`first` must not be negative")
-    if first > maximum:
+    if requested < 0:
+        raise BadInput(f"`{name}` must not be negative")
+    if requested > maximum:
         raise BadInput(
-            f"`first` is {first}, above the maximum page size of {maximum}; "
-            "request a smaller page and follow `pageInfo.endCursor`",
+            f"`{name}` is {requested}, above the maximum page size of {maximum}; "
+            "request a smaller page and follow the page's cursors",
             code="PAGE_SIZE_EXCEEDED",
         )
-    return first
+    return requested
 
 
 def to_connection(page: Page[Any], wrap: Callable[[Any], NodeT]) -> Connection[NodeT]:

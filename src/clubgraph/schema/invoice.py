@@ -12,11 +12,20 @@ from strawberry import Private
 from strawberry.scalars import JSON
 
 from .. import domain, ids
-from ..connectors.base import InvoiceSortField, Row, invoice_sort_value
-from ..listing import offset_page
-from .connection import Connection, page_size, to_connection
+from ..connectors.base import (
+    InvoiceFilter,
+    InvoiceOrder,
+    Row,
+    SortDirection,
+    invoice_matches,
+    invoice_sort_value,
+)
+from ..domain import Key
+from ..listing import memory_streams
+from .connection import Connection, to_connection
 from .enums import InvoiceItemKind, InvoiceStatus
 from .errors import EntityNotFound
+from .inputs import InvoiceOrderInput, PageArgs, describe, page_of
 from .money import Money
 from .node import RAW_DESCRIPTION, Ctx, Node
 
@@ -28,32 +37,32 @@ LazyClient = Annotated["Client", strawberry.lazy("clubgraph.schema.client")]
 LazySubscription = Annotated["Subscription", strawberry.lazy("clubgraph.schema.subscription")]
 
 
-def _statuses(values: Sequence[domain.InvoiceStatus] | None) -> frozenset[domain.InvoiceStatus]:
-    return frozenset(values or ())
+def memory_tiebreak(key: Key) -> tuple[str, str, str]:
+    """Ties in lists held in memory, which may mix sources: source, tenant, id."""
+    return (key.source.value, key.tenant, key.id)
 
 
-def _invoice_rows(records: Iterable[domain.InvoiceRecord]) -> list[Row[domain.InvoiceRecord]]:
-    ordered = sorted(
-        records, key=lambda r: invoice_sort_value(r, InvoiceSortField.ISSUED_AT), reverse=True
-    )
-    return [Row(i, r.key, None, r) for i, r in enumerate(ordered)]
+def order_of(order_by: InvoiceOrderInput | None) -> InvoiceOrder:
+    return (order_by or InvoiceOrderInput()).to_order()
 
 
-def invoice_connection(
+async def invoice_connection(
     info: Ctx,
     kind: str,
     records: Iterable[domain.InvoiceRecord],
-    first: int | None,
-    after: str | None,
-    status: Sequence[domain.InvoiceStatus] | None,
+    args: PageArgs,
+    flt: InvoiceFilter,
+    order: InvoiceOrder,
 ) -> Connection[Invoice]:
-    """A connection over invoices already in memory, newest first."""
-    settings = info.context.settings
-    size = page_size(first, settings.default_page_size, settings.max_page_size)
-    wanted = _statuses(status)
-    rows = _invoice_rows(r for r in records if not wanted or r.status in wanted)
-    kind = f"{kind}|{','.join(sorted(s.value for s in wanted))}"
-    return to_connection(offset_page(kind, rows, size, after), Invoice.of_row)
+    """A connection over invoices already in memory, filtered and ordered here."""
+    rows = [
+        Row(0, r.key, invoice_sort_value(r, order.field), r, memory_tiebreak(r.key))
+        for r in records
+        if invoice_matches(r, flt)
+    ]
+    streams = memory_streams("memory", rows, descending=order.direction is SortDirection.DESC)
+    kind = f"{kind}|{describe(flt)}|{order.field.value}:{order.direction.value}"
+    return to_connection(await page_of(kind, streams, args), Invoice.of_row)
 
 
 @strawberry.type(description="A bill sent to a client.")

@@ -41,11 +41,6 @@ class Node:
         return self.key.id
 
 
-FirstArg = Annotated[
-    int | None,
-    strawberry.argument(description="Page size (default 50; above the maximum is an error)."),
-]
-AfterArg = Annotated[str | None, strawberry.argument(description="Return items after this cursor.")]
 InvoiceStatusArg = Annotated[
     list[InvoiceStatus] | None,
     strawberry.argument(description="Only invoices in one of these statuses."),

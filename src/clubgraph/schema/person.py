@@ -10,9 +10,21 @@ import strawberry
 from .. import domain
 from .client import Client
 from .connection import Connection
-from .invoice import Invoice, invoice_connection
+from .inputs import (
+    AfterArg,
+    BeforeArg,
+    DueArg,
+    FirstArg,
+    InvoiceOrderArg,
+    IssuedArg,
+    LastArg,
+    WithBalanceDueArg,
+    invoice_filter,
+    page_args,
+)
+from .invoice import Invoice, invoice_connection, order_of
 from .money import Money
-from .node import AfterArg, Ctx, FirstArg, InvoiceStatusArg, SubscriptionStatusArg
+from .node import Ctx, InvoiceStatusArg, SubscriptionStatusArg
 from .subscription import Subscription
 
 OWED = frozenset(
@@ -36,8 +48,10 @@ class Person:
     async def _clients(self, info: Ctx) -> Sequence[domain.ClientRecord]:
         return await info.context.loaders.clients_by_email.load(self.email)
 
-    @strawberry.field(description="The client records of this person, one per source and tenant.")
-    async def clients(self, info: Ctx) -> list[Client]:
+    @strawberry.field(
+        description="Their client records (profiles), one per source and tenant, by source."
+    )
+    async def profiles(self, info: Ctx) -> list[Client]:
         return [Client(key=r.key, record=r) for r in await self._clients(info)]
 
     async def _invoices(self, info: Ctx) -> list[domain.InvoiceRecord]:
@@ -51,10 +65,25 @@ class Person:
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         status: InvoiceStatusArg = None,
+        issued: IssuedArg = None,
+        due: DueArg = None,
+        with_balance_due: WithBalanceDueArg = None,
+        order_by: InvoiceOrderArg = None,
     ) -> Connection[Invoice]:
         records = await self._invoices(info)
-        return invoice_connection(info, f"person|{self.email}", records, first, after, status)
+        return await invoice_connection(
+            info,
+            f"person|{self.email}",
+            records,
+            page_args(info, first, after, last, before),
+            invoice_filter(
+                status=status, issued=issued, due=due, with_balance_due=with_balance_due
+            ),
+            order_of(order_by),
+        )
 
     @strawberry.field(
         description=(

@@ -12,18 +12,32 @@ from .. import domain, ids
 from ..connectors.base import (
     ClientFilter,
     Connector,
-    InvoiceFilter,
-    InvoiceOrder,
+    SortDirection,
     Stream,
     SubscriptionFilter,
+    normalize_email,
 )
 from ..domain import EntityType, Key
-from ..listing import merge_page
 from .client import Client
-from .connection import Connection, page_size, to_connection
+from .connection import Connection, to_connection
 from .enums import InvoiceStatus, Source, SubscriptionStatus
-from .invoice import Invoice, InvoiceItem, invoice_connection
-from .node import AfterArg, Ctx, FirstArg, InvoiceStatusArg, Node, SubscriptionStatusArg
+from .inputs import (
+    AfterArg,
+    BeforeArg,
+    DueArg,
+    FirstArg,
+    InvoiceOrderArg,
+    IssuedArg,
+    LastArg,
+    WithBalanceDueArg,
+    describe,
+    invoice_filter,
+    page_args,
+    page_of,
+)
+from .inputs import reverse as reverse_order
+from .invoice import Invoice, InvoiceItem, invoice_connection, order_of
+from .node import Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
 from .person import Person
 from .subscription import Subscription, subscription_connection
 
@@ -62,6 +76,16 @@ async def _load_node(info: Ctx, key: Key) -> Node | None:
 def _connectors(info: Ctx, sources: Sequence[domain.Source] | None) -> list[Connector]:
     wanted = set(sources or domain.Source)
     return [c for s, c in info.context.connectors.items() if s in wanted]
+
+
+def _client_in_scope(
+    info: Ctx, client_id: str, sources: Sequence[domain.Source] | None, tenant: str | None
+) -> Key | None:
+    """The key of a client filter, or None when the other filters exclude that client."""
+    key = ids.decode(client_id, EntityType.CLIENT)
+    if key.source not in info.context.connectors or (sources and key.source not in sources):
+        return None
+    return key if tenant is None or key.tenant == tenant else None
 
 
 def _kind(name: str, *parts: object) -> str:
@@ -132,53 +156,95 @@ class Query:
     ) -> Person:
         return Person(email=email.strip().lower())
 
-    @strawberry.field(description="Clients of every source, by name (A-Z), merged into one list.")
+    @strawberry.field(
+        description=(
+            "Clients of every source, by name (A-Z), merged into one list. `search` "
+            "matches a part of the name or email; `email` one exact address."
+        )
+    )
     async def clients(
         self,
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         source: SourceArg = None,
         tenant: TenantArg = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Part of a name or email, any case."),
+        ] = None,
+        email: Annotated[
+            str | None, strawberry.argument(description="An email address, any case.")
+        ] = None,
     ) -> Connection[Client]:
-        settings = info.context.settings
-        size = page_size(first, settings.default_page_size, settings.max_page_size)
-        flt = ClientFilter(tenant=tenant)
-        streams = await _streams([c.client_streams(flt) for c in _connectors(info, source)])
-        page = await merge_page(
-            _kind("clients", _values(source), tenant), streams, size, after, descending=False
-        )
+        args = page_args(info, first, after, last, before)
+        flt = ClientFilter(tenant=tenant, search=search or None, email=normalize_email(email))
+        connectors = _connectors(info, source)
+
+        async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
+            direction = SortDirection.DESC if reverse else SortDirection.ASC
+            return await _streams([c.client_streams(flt, direction) for c in connectors])
+
+        page = await page_of(_kind("clients", _values(source), describe(flt)), open_streams, args)
         info.context.loaders.remember_clients(
             e.row.record for e in page.edges if e.row.record is not None
         )
         return to_connection(page, Client.of_row)
 
-    @strawberry.field(description="Invoices of every source, newest first, merged into one list.")
+    @strawberry.field(
+        description=(
+            "Invoices of every source merged into one list, newest issued first unless "
+            "`orderBy` says otherwise."
+        )
+    )
     async def invoices(
         self,
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         source: SourceArg = None,
         status: InvoiceStatusArg = None,
         client_id: ClientIdArg = None,
         tenant: TenantArg = None,
+        issued: IssuedArg = None,
+        due: DueArg = None,
+        with_balance_due: WithBalanceDueArg = None,
+        order_by: InvoiceOrderArg = None,
     ) -> Connection[Invoice]:
+        args = page_args(info, first, after, last, before)
+        flt = invoice_filter(
+            status=status,
+            tenant=tenant,
+            issued=issued,
+            due=due,
+            with_balance_due=with_balance_due,
+        )
+        order = order_of(order_by)
         if client_id is not None:
-            key = ids.decode(client_id, EntityType.CLIENT)
+            key = _client_in_scope(info, client_id, source, tenant)
             records: Sequence[domain.InvoiceRecord] = ()
-            if key.source in info.context.connectors and (not source or key.source in source):
+            if key is not None:
                 records = await info.context.loaders.client_invoices.load(key)
-            return invoice_connection(
-                info, f"client-invoices|{client_id}", records, first, after, status
+            return await invoice_connection(
+                info, f"client-invoices|{client_id}", records, args, flt, order
             )
-        settings = info.context.settings
-        size = page_size(first, settings.default_page_size, settings.max_page_size)
-        flt = InvoiceFilter(statuses=frozenset(status or ()), tenant=tenant)
-        order = InvoiceOrder()
-        streams = await _streams([c.invoice_streams(flt, order) for c in _connectors(info, source)])
-        kind = _kind("invoices", _values(source), _values(status), tenant, order.field.value)
-        page = await merge_page(kind, streams, size, after, descending=True)
+        connectors = _connectors(info, source)
+
+        async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
+            o = reverse_order(order) if reverse else order
+            return await _streams([c.invoice_streams(flt, o) for c in connectors])
+
+        kind = _kind(
+            "invoices",
+            _values(source),
+            describe(flt),
+            f"{order.field.value}:{order.direction.value}",
+        )
+        page = await page_of(kind, open_streams, args)
         info.context.loaders.remember_invoices(
             e.row.record for e in page.edges if e.row.record is not None
         )
@@ -195,25 +261,32 @@ class Query:
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         source: SourceArg = None,
         status: SubscriptionStatusArg = None,
         client_id: ClientIdArg = None,
         tenant: TenantArg = None,
     ) -> Connection[Subscription]:
+        args = page_args(info, first, after, last, before)
         if client_id is not None:
-            key = ids.decode(client_id, EntityType.CLIENT)
+            key = _client_in_scope(info, client_id, source, tenant)
             records: Sequence[domain.SubscriptionRecord] = ()
-            if key.source in info.context.connectors and (not source or key.source in source):
+            if key is not None:
                 records = await info.context.loaders.client_subscriptions.load(key)
-            return subscription_connection(
-                info, f"client-subs|{client_id}", records, first, after, status
+            return await subscription_connection(
+                info, f"client-subs|{client_id}", records, args, status
             )
-        settings = info.context.settings
-        size = page_size(first, settings.default_page_size, settings.max_page_size)
         flt = SubscriptionFilter(statuses=frozenset(status or ()), tenant=tenant)
-        streams = await _streams([c.subscription_streams(flt) for c in _connectors(info, source)])
-        kind = _kind("subscriptions", _values(source), _values(status), tenant)
-        page = await merge_page(kind, streams, size, after, descending=True)
+        connectors = _connectors(info, source)
+
+        async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
+            direction = SortDirection.ASC if reverse else SortDirection.DESC
+            return await _streams([c.subscription_streams(flt, direction) for c in connectors])
+
+        page = await page_of(
+            _kind("subscriptions", _values(source), describe(flt)), open_streams, args
+        )
         info.context.loaders.remember_subscriptions(
             e.row.record for e in page.edges if e.row.record is not None
         )

@@ -11,14 +11,34 @@ from strawberry import Private
 from strawberry.scalars import JSON
 
 from .. import domain, ids
-from ..connectors.base import Row, subscription_sort_value
-from ..listing import offset_page
-from .connection import Connection, page_size, to_connection
+from ..connectors.base import (
+    Row,
+    SubscriptionFilter,
+    subscription_matches,
+    subscription_sort_value,
+)
+from ..listing import memory_streams
+from .connection import Connection, to_connection
 from .enums import BillingInterval, SubscriptionKind, SubscriptionStatus
 from .errors import EntityNotFound
-from .invoice import Invoice, invoice_connection
+from .inputs import (
+    AfterArg,
+    BeforeArg,
+    DueArg,
+    FirstArg,
+    InvoiceOrderArg,
+    IssuedArg,
+    LastArg,
+    PageArgs,
+    WithBalanceDueArg,
+    describe,
+    invoice_filter,
+    page_args,
+    page_of,
+)
+from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
-from .node import RAW_DESCRIPTION, AfterArg, Ctx, FirstArg, InvoiceStatusArg, Node
+from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node
 
 if TYPE_CHECKING:
     from .client import Client
@@ -26,26 +46,23 @@ if TYPE_CHECKING:
 LazyClient = Annotated["Client", strawberry.lazy("clubgraph.schema.client")]
 
 
-def subscription_connection(
+async def subscription_connection(
     info: Ctx,
     kind: str,
     records: Iterable[domain.SubscriptionRecord],
-    first: int | None,
-    after: str | None,
+    args: PageArgs,
     status: Sequence[domain.SubscriptionStatus] | None,
 ) -> Connection[Subscription]:
     """A connection over subscriptions already in memory, newest start first."""
-    settings = info.context.settings
-    size = page_size(first, settings.default_page_size, settings.max_page_size)
-    wanted = frozenset(status or ())
-    ordered = sorted(
-        (r for r in records if not wanted or r.status in wanted),
-        key=subscription_sort_value,
-        reverse=True,
-    )
-    rows = [Row(i, r.key, None, r) for i, r in enumerate(ordered)]
-    kind = f"{kind}|{','.join(sorted(s.value for s in wanted))}"
-    return to_connection(offset_page(kind, rows, size, after), Subscription.of_row)
+    flt = SubscriptionFilter(statuses=frozenset(status or ()))
+    rows = [
+        Row(0, r.key, subscription_sort_value(r), r, memory_tiebreak(r.key))
+        for r in records
+        if subscription_matches(r, flt)
+    ]
+    streams = memory_streams("memory", rows, descending=True)
+    page = await page_of(f"{kind}|{describe(flt)}", streams, args)
+    return to_connection(page, Subscription.of_row)
 
 
 @strawberry.type(
@@ -130,9 +147,22 @@ class Subscription(Node):
         info: Ctx,
         first: FirstArg = None,
         after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
         status: InvoiceStatusArg = None,
+        issued: IssuedArg = None,
+        due: DueArg = None,
+        with_balance_due: WithBalanceDueArg = None,
+        order_by: InvoiceOrderArg = None,
     ) -> Connection[Invoice]:
         records = await info.context.loaders.subscription_invoices.load(self.key)
-        return invoice_connection(
-            info, f"sub-invoices|{ids.encode(self.key)}", records, first, after, status
+        return await invoice_connection(
+            info,
+            f"sub-invoices|{ids.encode(self.key)}",
+            records,
+            page_args(info, first, after, last, before),
+            invoice_filter(
+                status=status, issued=issued, due=due, with_balance_due=with_balance_due
+            ),
+            order_of(order_by),
         )

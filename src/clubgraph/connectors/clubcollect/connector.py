@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from ...domain import (
     ClientRecord,
@@ -12,64 +15,93 @@ from ...domain import (
     InvoiceItemRecord,
     InvoiceRecord,
     Key,
+    Money,
     Source,
     SubscriptionRecord,
 )
 from ...errors import UpstreamNotFound
 from ..base import (
+    Chunk,
     ClientFilter,
     Connector,
     InvoiceFilter,
     InvoiceOrder,
+    InvoiceSortField,
     Row,
     SortDirection,
     Stream,
     SubscriptionFilter,
     client_sort_value,
-    invoice_sort_parts,
 )
-from ..paging import memory_stream
 from .api import ClubCollectAPI, new_http
 from .credentials import ClubCollectCredentials
-from .index import InvoiceIndex, InvoiceSummary
-from .mapping import map_invoice
+from .index import Company, InvoiceIndex
+from .mapping import invoice_key, map_invoice
+from .notifications import Notification
+from .store import MEMORY, Counts, instant
+from .types import InvoiceJSON
+
+log = logging.getLogger("clubgraph.clubcollect")
+
+T = TypeVar("T")
+
+# Notified ids are fetched a few at a time: ClubCollect asks partners to spread them out.
+NOTIFICATION_CONCURRENCY = 4
 
 
 class ClubCollectConnector(Connector):
     """ClubCollect API v2 for one partner key; tenants are companies.
 
     Reads by key are one GET per distinct invoice, concurrently (the API has no
-    batch endpoint); lists and clients come from the invoice index, which the
-    connector builds in the background on ``start()``.
+    batch endpoint); lists and clients come from the invoice index, kept in SQLite
+    at ``index_path`` (in memory by default), which ``start()`` opens and completes
+    in the background. Notifications (``notified``) keep it current.
     """
 
     source = Source.CLUBCOLLECT
 
     def __init__(
-        self, base_url: str, credentials: ClubCollectCredentials, *, page_size: int = 100
+        self,
+        base_url: str,
+        credentials: ClubCollectCredentials,
+        *,
+        page_size: int = 100,
+        index_path: str = MEMORY,
     ) -> None:
         self.http = new_http(base_url, credentials)
         self.api = ClubCollectAPI(self.http)
         self.index = InvoiceIndex(
-            self.api, company_ids=credentials.company_ids, page_size=page_size
+            self.api,
+            upstream=base_url,
+            path=index_path,
+            company_ids=credentials.company_ids,
+            page_size=page_size,
         )
+        self._notifications: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.http.start()
         self.index.start()
 
     async def close(self) -> None:
+        for task in list(self._notifications):
+            task.cancel()
+        await asyncio.gather(*self._notifications, return_exceptions=True)
         await self.index.close()
         await self.http.close()
 
     async def tenants(self) -> Sequence[str]:
         return list(await self.index.companies())
 
+    async def rebuild_index(self) -> dict[str, Counts]:
+        """Crawl every company again and replace the index; invoices and clients per company."""
+        return await self.index.rebuild()
+
     # --- reads by key ---------------------------------------------------------------
 
     async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]:
         await self.index.ready()
-        return [self.index.client(k) for k in keys]
+        return await self.index.clients(keys)
 
     async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
         found = await self._fetch(keys)
@@ -100,7 +132,7 @@ class ClubCollectConnector(Connector):
         self, client_keys: Sequence[Key]
     ) -> Sequence[Sequence[InvoiceRecord]]:
         await self.index.ready()
-        wanted = [[s.key for s in self.index.client_invoices(k)] for k in client_keys]
+        wanted = await self.index.client_invoices(client_keys)
         found = await self._fetch(k for keys in wanted for k in keys)
         return [[found[k] for k in keys if k in found] for keys in wanted]
 
@@ -114,50 +146,148 @@ class ClubCollectConnector(Connector):
     ) -> Sequence[Sequence[InvoiceRecord]]:
         return [[] for _ in subscription_keys]
 
-    # --- lists ----------------------------------------------------------------------
+    # --- lists: the index sorts and filters in SQL, so every filter applies there ---
 
-    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
+    async def client_streams(
+        self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC
+    ) -> Sequence[Stream[ClientRecord]]:
         await self.index.ready()
         streams: list[Stream[ClientRecord]] = []
         for company in await self._companies(flt.tenant):
-            clients = sorted(
-                self.index.clients(company), key=lambda c: (client_sort_value(c), c.key.id)
-            )
-            rows = [Row(i, c.key, client_sort_value(c), c) for i, c in enumerate(clients)]
-            streams.append(memory_stream(f"clubcollect:{company}", rows, descending=False))
+
+            async def page(start: int, count: int, company: str = company) -> Chunk[ClientRecord]:
+                clients, total = await self.index.client_page(company, flt, direction, start, count)
+                rows = [
+                    Row(start + i, c.key, client_sort_value(c), c, c.key.id)
+                    for i, c in enumerate(clients)
+                ]
+                return Chunk(rows, start + len(rows) >= total, total)
+
+            streams.append(_stream(f"clubcollect:{company}", page, direction))
         return streams
 
     async def invoice_streams(
         self, flt: InvoiceFilter, order: InvoiceOrder
     ) -> Sequence[Stream[InvoiceRecord]]:
         await self.index.ready()
-        descending = order.direction is SortDirection.DESC
-
-        def sort(s: InvoiceSummary) -> Any:
-            return invoice_sort_parts(
-                order.field, issued_at=s.issued_at, due_at=s.due_at, total=s.total, number=s.number
-            )
-
+        companies = await self.index.companies()
         suffix = ":" + "+".join(sorted(s.value for s in flt.statuses)) if flt.statuses else ""
         streams: list[Stream[InvoiceRecord]] = []
         for company in await self._companies(flt.tenant):
-            kept = [
-                s
-                for s in self.index.invoices(company)
-                if not flt.statuses or s.status in flt.statuses
-            ]
-            # sorted() is stable with reverse=True too, so ties keep crawl order.
-            kept.sort(key=sort, reverse=descending)
-            rows: list[Row[InvoiceRecord]] = [Row(i, s.key, sort(s)) for i, s in enumerate(kept)]
-            streams.append(
-                memory_stream(f"clubcollect:{company}{suffix}", rows, descending=descending)
-            )
+            currency = companies[company].currency
+
+            async def page(
+                start: int, count: int, company: str = company, currency: str = currency
+            ) -> Chunk[InvoiceRecord]:
+                found, total = await self.index.invoice_page(
+                    company, flt, order.field, order.direction, start, count
+                )
+                rows: list[Row[InvoiceRecord]] = [
+                    Row(
+                        start + i,
+                        invoice_key(company, invoice_id),
+                        _sort_value(order.field, column, currency),
+                        None,
+                        invoice_id,
+                    )
+                    for i, (invoice_id, column) in enumerate(found)
+                ]
+                return Chunk(rows, start + len(rows) >= total, total)
+
+            streams.append(_stream(f"clubcollect:{company}{suffix}", page, order.direction))
         return streams
 
     async def subscription_streams(
-        self, flt: SubscriptionFilter
+        self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
         return []
+
+    # --- notifications --------------------------------------------------------------
+
+    def notified(self, notification: Notification) -> asyncio.Task[None]:
+        """Bring the index up to date with a notification, in the background."""
+        task = asyncio.get_running_loop().create_task(self.apply_notification(notification))
+        self._notifications.add(task)
+        task.add_done_callback(self._notification_done)
+        return task
+
+    async def notifications_settled(self) -> None:
+        """Wait for the notifications being applied now."""
+        await asyncio.gather(*self._notifications, return_exceptions=True)
+
+    def _notification_done(self, task: asyncio.Task[None]) -> None:
+        self._notifications.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # ClubCollect names these ids again only if we had refused it: log them.
+            log.error("clubcollect notification failed", exc_info=task.exception())
+
+    async def apply_notification(self, notification: Notification) -> None:
+        """GET each named import and invoice and reflect it in the index."""
+        await self.index.ready()
+        limit = asyncio.Semaphore(NOTIFICATION_CONCURRENCY)
+        invoice_ids = dict.fromkeys(notification.invoice_ids)
+        imports = await asyncio.gather(
+            *(_limited(limit, self._import_changed(i)) for i in notification.import_ids)
+        )
+        for new_ids in imports:
+            invoice_ids.update(dict.fromkeys(new_ids))
+        await asyncio.gather(*(_limited(limit, self._invoice_changed(i)) for i in invoice_ids))
+
+    async def _import_changed(self, import_id: str) -> list[str]:
+        """Reflect an import; the ids of its invoices the index does not hold yet."""
+        indexed = await self.index.keys_of_import(import_id)
+        try:
+            imp = await self.api.import_(import_id)
+        except UpstreamNotFound:
+            for key in indexed:
+                self.index.remove(key)
+            return []
+        listed = set(imp["invoice_ids"])
+        company = imp.get("company_id")
+        if isinstance(company, str):
+            self.index.remember_import(import_id, company)
+        for key in indexed:
+            if key.id not in listed:
+                self.index.remove(key)
+        known = {k.id for k in indexed}
+        return [i for i in imp["invoice_ids"] if i not in known]
+
+    async def _invoice_changed(self, invoice_id: str) -> None:
+        try:
+            raw = await self.api.invoice(invoice_id)
+        except UpstreamNotFound:
+            for key in await self.index.keys_by_id([invoice_id]):
+                self.index.remove(key)
+            return
+        company = await self._company_of(raw)
+        if company is None:
+            log.warning("clubcollect: notified invoice %s belongs to no known company", invoice_id)
+            return
+        self._store(raw, company)
+
+    async def _company_of(self, raw: InvoiceJSON) -> Company | None:
+        """The company of an invoice: from the index, else from its import."""
+        companies = await self.index.companies()
+        found = await self.index.company_of(raw["invoice_id"], raw.get("import_id"))
+        if found is None and raw.get("import_id"):
+            try:
+                imp = await self.api.import_(raw["import_id"])
+            except UpstreamNotFound:
+                imp = None
+            company = imp.get("company_id") if imp is not None else None
+            if isinstance(company, str) and company in companies:
+                found = company
+                self.index.remember_import(raw["import_id"], company)
+        if found is None and len(companies) == 1:
+            # inferred: an import names its company only in the sandbox; with one
+            # company reachable there is no doubt.
+            found = next(iter(companies))
+        return companies.get(found) if found is not None else None
+
+    def _store(self, raw: InvoiceJSON, company: Company) -> InvoiceRecord:
+        record = map_invoice(raw, company.id, company.currency)
+        self.index.upsert(record)
+        return record
 
     # --- helpers --------------------------------------------------------------------
 
@@ -173,20 +303,43 @@ class ClubCollectConnector(Connector):
             for k in dict.fromkeys(keys)
             if k.type is EntityType.INVOICE and k.source is self.source and k.tenant in companies
         ]
-        records = await asyncio.gather(
-            *(self._get(k, companies[k.tenant].currency) for k in distinct)
-        )
+        records = await asyncio.gather(*(self._get(k, companies[k.tenant]) for k in distinct))
         return {k: r for k, r in zip(distinct, records, strict=True) if r is not None}
 
-    async def _get(self, key: Key, currency: str) -> InvoiceRecord | None:
+    async def _get(self, key: Key, company: Company) -> InvoiceRecord | None:
         try:
             raw = await self.api.invoice(key.id)
         except UpstreamNotFound:
             self.index.remove(key)
             return None
-        record = map_invoice(raw, key.tenant, currency)
-        self.index.upsert(record)
-        return record
+        return self._store(raw, company)
+
+
+def _stream(
+    stream_id: str, page: Callable[[int, int], Awaitable[Chunk[T]]], direction: SortDirection
+) -> Stream[T]:
+    """A stream whose fetch reads one slice of the index (the whole span at once)."""
+
+    async def fetch(start: int, count: int) -> Chunk[T]:
+        return await page(start, max(count, 1))
+
+    return Stream(stream_id, fetch, direction is SortDirection.DESC)
+
+
+def _sort_value(field: InvoiceSortField, column: Any, currency: str) -> Any:
+    """``invoice_sort_value`` from the index's sort column."""
+    if field in (InvoiceSortField.ISSUED_AT, InvoiceSortField.DUE_AT):
+        moment: datetime = instant(column)
+        return moment
+    if field is InvoiceSortField.TOTAL:
+        amount: Decimal = Money.from_minor(column, currency).amount
+        return amount
+    return column
+
+
+async def _limited(limit: asyncio.Semaphore, call: Awaitable[T]) -> T:
+    async with limit:
+        return await call
 
 
 def _items(record: InvoiceRecord | None) -> Sequence[InvoiceItemRecord]:

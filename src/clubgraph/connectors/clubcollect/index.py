@@ -2,26 +2,27 @@
 
 ClubCollect reaches invoices only by id (partners are told of changes by
 notification), so lists, sorting, filtering and clients come from this index. It
-is built by crawling companies -> imports -> invoices, holds a summary per invoice
-(not whole records), and is kept current by ``upsert``/``remove`` after writes.
+lives in SQLite (``store``) and survives restarts: a company is crawled
+(companies -> imports -> invoices) only when the index has never held it, or on
+``rebuild``; ``upsert``/``remove`` keep it current after writes and notifications.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ...domain import ClientRecord, InvoiceRecord, InvoiceStatus, Key
+from ...domain import ClientRecord, InvoiceRecord, Key
 from ...errors import UpstreamNotFound
+from ..base import ClientFilter, InvoiceFilter, InvoiceSortField, SortDirection
+from . import store
 from .api import ClubCollectAPI
-from .mapping import map_client, map_invoice
-from .types import CompanyJSON, CustomerJSON, InvoiceJSON
+from .mapping import map_invoice
+from .store import MEMORY, Counts, IndexStore
+from .types import CompanyJSON, InvoiceJSON
 
 T = TypeVar("T")
 
@@ -36,76 +37,12 @@ class Company:
     raw: CompanyJSON = field(repr=False, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceSummary:
-    """What listing, sorting and filtering an invoice needs."""
-
-    key: Key
-    client_key: Key
-    issued_at: datetime
-    due_at: datetime | None
-    total: Decimal
-    number: str | None
-    status: InvoiceStatus
-    # The customer as this invoice names it; a client shows its newest invoice's.
-    client: ClientRecord = field(repr=False, compare=False)
-    seq: int = field(default=0, compare=False)
-
-
-def summarize(record: InvoiceRecord) -> InvoiceSummary:
-    """The index entry of a mapped invoice."""
-    if record.client_key is None:
-        raise ValueError(f"invoice {record.key.id} has no customer")
-    customer: CustomerJSON = record.raw.get("customer") or {}
-    return InvoiceSummary(
-        key=record.key,
-        client_key=record.client_key,
-        issued_at=record.issued_at,
-        due_at=record.due_at,
-        total=record.total.amount,
-        number=record.number,
-        status=record.status,
-        client=map_client(customer, record.key.tenant, record.client_key.id),
-    )
-
-
-class _State:
-    """Summaries by company and by client; insertion order is crawl order."""
-
-    def __init__(self) -> None:
-        self.by_company: dict[str, dict[str, InvoiceSummary]] = {}
-        self.by_client: dict[Key, dict[str, InvoiceSummary]] = {}
-        self.clients: dict[Key, ClientRecord] = {}
-        self._seq = itertools.count()
-
-    def put(self, summary: InvoiceSummary) -> None:
-        old = self.by_company.get(summary.key.tenant, {}).get(summary.key.id)
-        summary = replace(summary, seq=next(self._seq))
-        self.by_company.setdefault(summary.key.tenant, {})[summary.key.id] = summary
-        if old is not None and old.client_key != summary.client_key:
-            self.by_client.get(old.client_key, {}).pop(old.key.id, None)
-            self._refresh_client(old.client_key)
-        self.by_client.setdefault(summary.client_key, {})[summary.key.id] = summary
-        self._refresh_client(summary.client_key)
-
-    def remove(self, key: Key) -> None:
-        old = self.by_company.get(key.tenant, {}).pop(key.id, None)
-        if old is not None:
-            self.by_client.get(old.client_key, {}).pop(key.id, None)
-            self._refresh_client(old.client_key)
-
-    def _refresh_client(self, key: Key) -> None:
-        invoices = self.by_client.get(key)
-        if not invoices:
-            self.by_client.pop(key, None)
-            self.clients.pop(key, None)
-            return
-        newest = max(invoices.values(), key=lambda s: (s.issued_at, s.seq))
-        self.clients[key] = newest.client
+def _company(raw: CompanyJSON) -> Company:
+    return Company(raw["company_id"], raw["name"], raw.get("currency") or "EUR", raw)
 
 
 def _observe(task: asyncio.Task[None]) -> None:
-    # A failed background crawl is reported to whoever awaits the index next, and
+    # A failed background build is reported to whoever awaits the index next, and
     # retried then; with nobody waiting, it is no error of its own.
     if not task.cancelled():
         task.exception()
@@ -118,13 +55,19 @@ async def _bounded(limit: asyncio.Semaphore, call: Callable[[], Awaitable[T]]) -
         return await call()
 
 
+# A write to replay onto a crawl's result when it lands during the crawl.
+_Op = tuple[Callable[..., None], Any]
+
+
 class InvoiceIndex:
-    """Invoice summaries and clients of every company the partner key reaches."""
+    """Invoices and clients of every company the partner key reaches."""
 
     def __init__(
         self,
         api: ClubCollectAPI,
         *,
+        upstream: str,
+        path: str = MEMORY,
         company_ids: Sequence[str] = (),
         concurrency: int = 16,
         page_size: int = 100,
@@ -133,107 +76,141 @@ class InvoiceIndex:
         self._company_ids = tuple(company_ids)
         self._concurrency = concurrency
         self._page_size = page_size
-        self._state = _State()
+        self.store = IndexStore(path, upstream)
         self._companies: dict[str, Company] | None = None
         self._companies_ready: asyncio.Future[dict[str, Company]] | None = None
         self._task: asyncio.Task[None] | None = None
-        # Writes seen while a crawl runs, replayed onto the crawl's result.
-        self._pending: list[Callable[[_State], None]] | None = None
+        self._pending: list[_Op] | None = None
 
     def start(self) -> None:
-        """Begin the crawl in the background (again, if the last one failed)."""
+        """Open the index, crawling in the background what it does not hold yet
+        (again, if the last attempt failed)."""
         failed = (
             self._task is not None
             and self._task.done()
             and (self._task.cancelled() or self._task.exception() is not None)
         )
         if self._task is None or failed:
-            loop = asyncio.get_running_loop()
-            if self._companies_ready is None or self._companies_ready.exception() is not None:
-                self._companies_ready = loop.create_future()
-            self._task = loop.create_task(self._build())
-            self._task.add_done_callback(_observe)
+            self._launch(rebuild=False)
+
+    def _launch(self, *, rebuild: bool) -> None:
+        loop = asyncio.get_running_loop()
+        if self._companies_ready is None or (
+            self._companies_ready.done() and self._companies_ready.exception() is not None
+        ):
+            self._companies_ready = loop.create_future()
+        self._task = loop.create_task(self._build(rebuild))
+        self._task.add_done_callback(_observe)
 
     async def ready(self) -> None:
-        """Wait until the index is built (starting, or retrying, the crawl if needed)."""
+        """Wait until every company is indexed (starting, or retrying, the build)."""
         self.start()
         assert self._task is not None
         await asyncio.shield(self._task)
 
-    async def refresh(self) -> None:
-        """Crawl again and replace the index."""
+    async def rebuild(self) -> dict[str, Counts]:
+        """Discover the companies and crawl them again; the crawl replaces the index."""
         if self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
-        self._task = asyncio.get_running_loop().create_task(self._build())
-        self._task.add_done_callback(_observe)
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
+        self._launch(rebuild=True)
+        assert self._task is not None
         await asyncio.shield(self._task)
+        return await self.counts()
 
     async def close(self) -> None:
-        """Stop a crawl still running."""
+        """Stop a crawl still running and close the file."""
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self.store.close()
 
     async def companies(self) -> dict[str, Company]:
-        """The companies, available as soon as the crawl has listed them."""
+        """The companies, available as soon as they are known (before any crawl ends)."""
         if self._companies is not None:
             return self._companies
         self.start()
         assert self._companies_ready is not None
         return await asyncio.shield(self._companies_ready)
 
+    # --- writes -------------------------------------------------------------------
+
     def upsert(self, record: InvoiceRecord) -> None:
         """Reflect a created or changed invoice."""
-        summary = summarize(record)
-        self._apply(lambda state: state.put(summary))
+        self._apply(store.put_invoice, record)
 
     def remove(self, key: Key) -> None:
         """Reflect a deleted invoice."""
-        self._apply(lambda state: state.remove(key))
+        self._apply(store.delete_invoice, key)
 
-    def _apply(self, op: Callable[[_State], None]) -> None:
-        op(self._state)
+    def remember_import(self, import_id: str, company: str) -> None:
+        self._apply(store.remember_import, import_id, company)
+
+    def _apply(self, fn: Callable[..., None], *args: Any) -> None:
+        self.store.submit(fn, *args)
         if self._pending is not None:
-            self._pending.append(op)
+            self._pending.append((fn, args))
 
     # --- reads (after ``ready()``) ------------------------------------------------
 
-    def invoices(self, company: str) -> list[InvoiceSummary]:
-        """A company's invoices in crawl order."""
-        return list(self._state.by_company.get(company, {}).values())
+    async def invoice_page(
+        self,
+        company: str,
+        flt: InvoiceFilter,
+        field: InvoiceSortField,
+        direction: SortDirection,
+        start: int,
+        count: int,
+    ) -> tuple[list[tuple[str, Any]], int]:
+        return await self.store.run(
+            store.invoice_page, company, flt, field, direction, start, count
+        )
 
-    def clients(self, company: str) -> list[ClientRecord]:
-        return [c for k, c in self._state.clients.items() if k.tenant == company]
+    async def client_page(
+        self, company: str, flt: ClientFilter, direction: SortDirection, start: int, count: int
+    ) -> tuple[list[ClientRecord], int]:
+        return await self.store.run(store.client_page, company, flt, direction, start, count)
 
-    def client(self, key: Key) -> ClientRecord | None:
-        return self._state.clients.get(key)
+    async def clients(self, keys: Sequence[Key]) -> list[ClientRecord | None]:
+        return await self.store.run(store.clients_by_key, keys)
 
-    def client_invoices(self, key: Key) -> list[InvoiceSummary]:
-        """A client's invoices, newest first."""
-        found = self._state.by_client.get(key, {}).values()
-        return sorted(found, key=lambda s: (s.issued_at, s.seq), reverse=True)
+    async def client_invoices(self, keys: Sequence[Key]) -> list[list[Key]]:
+        """Each client's invoice keys, newest first."""
+        return await self.store.run(store.client_invoice_keys, keys)
 
-    # --- crawl --------------------------------------------------------------------
+    async def company_of(self, invoice_id: str | None, import_id: str | None) -> str | None:
+        return await self.store.run(store.company_of, invoice_id, import_id)
 
-    async def _build(self) -> None:
+    async def keys_of_import(self, import_id: str) -> list[Key]:
+        return await self.store.run(store.invoice_keys_of_import, import_id)
+
+    async def keys_by_id(self, invoice_ids: Sequence[str]) -> list[Key]:
+        return await self.store.run(store.invoice_keys_by_id, invoice_ids)
+
+    async def counts(self) -> dict[str, Counts]:
+        return await self.store.run(store.counts)
+
+    # --- building -----------------------------------------------------------------
+
+    async def _build(self, rebuild: bool) -> None:
         self._pending = []
         limit = asyncio.Semaphore(self._concurrency)
         try:
-            companies = await self._load_companies(limit)
+            stored = await self.store.run(store.load_companies)
+            raws = await self._company_list(stored, limit, rebuild)
+            await self.store.run(store.save_companies, raws, rebuild)
+            companies = {r["company_id"]: _company(r) for r in raws}
             self._companies = companies
             if self._companies_ready is not None and not self._companies_ready.done():
                 self._companies_ready.set_result(companies)
-            state = _State()
-            per_company = await asyncio.gather(
-                *(self._crawl_company(c, limit) for c in companies.values())
-            )
-            for records in per_company:
-                for record in records:
-                    state.put(summarize(record))
-            for op in self._pending:
-                op(state)
-            self._state = state
+            todo = [
+                c
+                for c in companies.values()
+                if rebuild or c.id not in stored or not stored[c.id].crawled
+            ]
+            await asyncio.gather(*(self._crawl_company(c, limit) for c in todo))
+            for fn, args in self._pending:
+                self.store.submit(fn, *args)
         except BaseException as exc:
             ready = self._companies_ready
             if ready is not None and not ready.done():
@@ -247,30 +224,29 @@ class InvoiceIndex:
         finally:
             self._pending = None
 
-    async def _load_companies(self, limit: asyncio.Semaphore) -> dict[str, Company]:
+    async def _company_list(
+        self, stored: dict[str, store.StoredCompany], limit: asyncio.Semaphore, rebuild: bool
+    ) -> list[CompanyJSON]:
+        """The companies: remembered ones, unless rebuilding or some are missing."""
         if self._company_ids:
-            raws = list(
-                await asyncio.gather(
-                    *(_bounded(limit, partial(self._api.company, c)) for c in self._company_ids)
-                )
+            missing = [c for c in self._company_ids if rebuild or c not in stored]
+            fetched = await asyncio.gather(
+                *(_bounded(limit, partial(self._api.company, c)) for c in missing)
             )
-        else:
-            raws = []
-            page = 1
-            while True:
-                body = await self._api.companies_page(page, self._page_size)
-                raws.extend(body["companies"])
-                if page >= body["page"]["total_pages"]:
-                    break
-                page += 1
-        return {
-            r["company_id"]: Company(r["company_id"], r["name"], r.get("currency") or "EUR", r)
-            for r in raws
-        }
+            found = {r["company_id"]: r for r in fetched}
+            return [found[c] if c in found else stored[c].raw for c in self._company_ids]
+        if stored and not rebuild:
+            return [s.raw for s in stored.values()]
+        raws: list[CompanyJSON] = []
+        page = 1
+        while True:
+            body = await self._api.companies_page(page, self._page_size)
+            raws.extend(body["companies"])
+            if page >= body["page"]["total_pages"]:
+                return raws
+            page += 1
 
-    async def _crawl_company(
-        self, company: Company, limit: asyncio.Semaphore
-    ) -> list[InvoiceRecord]:
+    async def _crawl_company(self, company: Company, limit: asyncio.Semaphore) -> None:
         first = await self._api.imports_page(company.id, 1, self._page_size)
         pages = [first]
         pages += await asyncio.gather(
@@ -287,7 +263,10 @@ class InvoiceIndex:
         raws = await asyncio.gather(
             *(_bounded(limit, partial(self._invoice, i)) for i in invoice_ids)
         )
-        return [map_invoice(raw, company.id, company.currency) for raw in raws if raw is not None]
+        records = [
+            map_invoice(raw, company.id, company.currency) for raw in raws if raw is not None
+        ]
+        await self.store.run(store.replace_company, company.id, records, import_ids)
 
     async def _invoice(self, invoice_id: str) -> InvoiceJSON | None:
         try:

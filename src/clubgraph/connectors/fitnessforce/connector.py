@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from enum import Enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...domain import (
     ClientRecord,
     EntityType,
     InvoiceItemRecord,
     InvoiceRecord,
-    InvoiceStatus,
     Key,
     Source,
     SubscriptionRecord,
-    SubscriptionStatus,
 )
 from ...errors import UpstreamNotFound
 from ...http import UpstreamHTTP
@@ -29,22 +27,19 @@ from ..base import (
     SortDirection,
     Stream,
     SubscriptionFilter,
+    client_matches,
     client_sort_value,
+    invoice_matches,
     invoice_sort_value,
+    subscription_matches,
     subscription_sort_value,
 )
 from ..fanout import per_distinct
 from ..paging import paged_stream
 from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
-from .mapping import (
-    INVOICE_STATUS,
-    SUBSCRIPTION_STATUS,
-    key_ids,
-    map_client,
-    map_invoice,
-    map_subscription,
-)
+from .filters import client_search_params, invoice_params, subscription_params
+from .mapping import key_ids, map_client, map_invoice, map_subscription
 from .writes import FitnessForceWrites
 
 K = TypeVar("K")
@@ -57,14 +52,21 @@ _INVOICE_SORT = {
     InvoiceSortField.TOTAL: "net_amount",
     InvoiceSortField.NUMBER: "invoice_number",
 }
-# Largest page the upstream serves; whole-list reads use it to need fewest requests.
+# Largest page the upstream serves (inferred; the sandbox enforces it): streams and
+# whole-list reads ask for up to this much so that a graph page costs one request.
 _MAX_PAGE = 200
 
 
-def _raw_statuses(wanted: Iterable[Enum], table: Mapping[str, Enum]) -> list[str]:
-    """The upstream status values that map to any of ``wanted``."""
-    wanted = set(wanted)
-    return sorted(raw for raw, unified in table.items() if unified in wanted)
+def _zone(name: Any) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) and name else None
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def _second_id(record: InvoiceRecord | SubscriptionRecord) -> int:
+    """The upstream id in a ``client_id/id`` key: the list's tie-break."""
+    return int(record.key.id.split("/")[1])
 
 
 class FitnessForceConnector(FitnessForceWrites, Connector):
@@ -73,7 +75,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
     source = Source.FITNESSFORCE
 
     def __init__(
-        self, base_url: str, credentials: FitnessForceCredentials, *, page_size: int = 100
+        self, base_url: str, credentials: FitnessForceCredentials, *, page_size: int = _MAX_PAGE
     ) -> None:
         self.page_size = min(page_size, _MAX_PAGE)
         self.http = UpstreamHTTP(
@@ -83,7 +85,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             error_parser=parse_errors,
             exact_decimals=True,
         )
-        self._tenants: tuple[str, ...] | None = None
+        self._tenants: dict[str, ZoneInfo | None] | None = None
         self._tenants_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -94,12 +96,16 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
 
     async def tenants(self) -> Sequence[str]:
         """The tenants the credentials reach: reference data, read once per process."""
+        return list(await self._zones())
+
+    async def _zones(self) -> Mapping[str, ZoneInfo | None]:
+        """Each reachable tenant's time zone (None when unknown), read once per process."""
         if self._tenants is None:
             async with self._tenants_lock:
                 if self._tenants is None:
                     rows = await self._all("/tenants", {})
-                    self._tenants = tuple(str(t["tenant_id"]) for t in rows)
-        return list(self._tenants)
+                    self._tenants = {str(t["tenant_id"]): _zone(t.get("time_zone")) for t in rows}
+        return self._tenants
 
     # --- reads by key ---------------------------------------------------------------
 
@@ -211,19 +217,32 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
     async def _tenant_ids(self, tenant: str | None) -> Sequence[str]:
         return [tenant] if tenant is not None else await self.tenants()
 
-    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
+    async def client_streams(
+        self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC
+    ) -> Sequence[Stream[ClientRecord]]:
+        desc = direction is SortDirection.DESC
+        search, exact = client_search_params(flt)
+        # The search endpoint takes the list's sort parameters and pages the same way.
+        params: dict[str, str | int] = {
+            **search,
+            "sort_by": "full_name",
+            "sort_order": "desc" if desc else "asc",
+        }
+        tail = "/search" if search else ""
+        keep = None if exact else (lambda r: client_matches(r, flt))
+
         def stream(tenant: str) -> Stream[ClientRecord]:
             return paged_stream(
                 f"fitnessforce:{tenant}",
                 page_size=self.page_size,
                 fetch_page=self._pager(
-                    f"/tenant/{tenant}/clients",
-                    {"sort_by": "full_name", "sort_order": "asc"},
-                    lambda raw: map_client(raw, tenant),
+                    f"/tenant/{tenant}/clients{tail}", params, lambda raw: map_client(raw, tenant)
                 ),
                 key=lambda r: r.key,
                 sort=client_sort_value,
-                descending=False,
+                tiebreak=lambda r: int(r.key.id),
+                keep=keep,
+                descending=desc,
             )
 
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]
@@ -232,23 +251,18 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         self, flt: InvoiceFilter, order: InvoiceOrder
     ) -> Sequence[Stream[InvoiceRecord]]:
         desc = order.direction is SortDirection.DESC
-        params: dict[str, str | int] = {
-            "sort_by": _INVOICE_SORT[order.field],
-            "sort_order": "desc" if desc else "asc",
-        }
-        keep: Callable[[InvoiceRecord], bool] | None = None
-        suffix = ""
-        if flt.statuses:
-            suffix = ":" + "|".join(sorted(s.value for s in flt.statuses))
-            if InvoiceStatus.UNKNOWN in flt.statuses:
-                # Statuses the upstream does not name cannot be asked for: filter locally.
-                statuses = flt.statuses
-                keep = lambda r: r.status in statuses  # noqa: E731
-            else:
-                params["status"] = ",".join(_raw_statuses(flt.statuses, INVOICE_STATUS))
         field = order.field
+        suffix = ":" + "|".join(sorted(s.value for s in flt.statuses)) if flt.statuses else ""
+        dated = flt.issued_from is not None or flt.issued_until is not None
+        zones = await self._zones() if dated else {}
 
         def stream(tenant: str) -> Stream[InvoiceRecord]:
+            pushed, exact = invoice_params(flt, zones.get(tenant))
+            params: dict[str, str | int] = {
+                **pushed,
+                "sort_by": _INVOICE_SORT[field],
+                "sort_order": "desc" if desc else "asc",
+            }
             return paged_stream(
                 f"fitnessforce:{tenant}{suffix}",
                 page_size=self.page_size,
@@ -257,25 +271,25 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
                 ),
                 key=lambda r: r.key,
                 sort=lambda r: invoice_sort_value(r, field),
-                keep=keep,
+                tiebreak=_second_id,
+                keep=None if exact else (lambda r: invoice_matches(r, flt)),
                 descending=desc,
             )
 
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]
 
     async def subscription_streams(
-        self, flt: SubscriptionFilter
+        self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
-        params: dict[str, str | int] = {"sort_by": "start_date", "sort_order": "desc"}
-        keep: Callable[[SubscriptionRecord], bool] | None = None
-        suffix = ""
-        if flt.statuses:
-            suffix = ":" + "|".join(sorted(s.value for s in flt.statuses))
-            if SubscriptionStatus.UNKNOWN in flt.statuses:
-                statuses = flt.statuses
-                keep = lambda r: r.status in statuses  # noqa: E731
-            else:
-                params["status"] = ",".join(_raw_statuses(flt.statuses, SUBSCRIPTION_STATUS))
+        desc = direction is SortDirection.DESC
+        pushed, exact = subscription_params(flt)
+        params: dict[str, str | int] = {
+            **pushed,
+            "sort_by": "start_date",
+            "sort_order": "desc" if desc else "asc",
+        }
+        suffix = ":" + "|".join(sorted(s.value for s in flt.statuses)) if flt.statuses else ""
+        keep = None if exact else (lambda r: subscription_matches(r, flt))
 
         def stream(tenant: str) -> Stream[SubscriptionRecord]:
             return paged_stream(
@@ -288,7 +302,9 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
                 ),
                 key=lambda r: r.key,
                 sort=subscription_sort_value,
+                tiebreak=_second_id,
                 keep=keep,
+                descending=desc,
             )
 
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]

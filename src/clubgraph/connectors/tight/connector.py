@@ -23,7 +23,6 @@ from ..base import (
     Connector,
     InvoiceFilter,
     InvoiceOrder,
-    InvoiceSortField,
     SortDirection,
     Stream,
     SubscriptionFilter,
@@ -32,32 +31,33 @@ from ..base import (
     subscription_sort_value,
 )
 from ..fanout import by_distinct
-from ..paging import paged_stream
+from ..paging import PageFetcher, paged_stream
 from . import mapping
 from .auth import TightAuth, parse_errors
 from .credentials import TightCredentials
+from .queries import ListQuery, client_query, invoice_query, subscription_query
 from .types import TightClient, TightInvoice
 
 R = TypeVar("R")
+Rec = TypeVar("Rec", ClientRecord, InvoiceRecord, SubscriptionRecord)
 
 INVOICES = "/v5/invoicing/invoices"
 CLIENTS = "/v5/invoicing/clients"
+# inferred: the largest ``pageSize`` Tight serves.
 MAX_PAGE_SIZE = 500
-_SORT_PARAM = {
-    InvoiceSortField.ISSUED_AT: "date",
-    InvoiceSortField.DUE_AT: "dueDate",
-    InvoiceSortField.TOTAL: "totalAmount",
-    InvoiceSortField.NUMBER: "invoiceNo",
-}
 
 
 class TightConnector(Connector):
-    """Tight (formerly Hurdlr): one business per set of credentials."""
+    """Tight (formerly Hurdlr): one business per set of credentials.
+
+    ``page_size`` caps the pages a stream asks for; Tight's largest by default, so a
+    stream fetch of up to that many rows costs one request.
+    """
 
     source = Source.TIGHT
 
     def __init__(
-        self, base_url: str, credentials: TightCredentials, *, page_size: int = 100
+        self, base_url: str, credentials: TightCredentials, *, page_size: int = MAX_PAGE_SIZE
     ) -> None:
         self.credentials = credentials
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -247,128 +247,95 @@ class TightConnector(Connector):
 
     # --- lists --------------------------------------------------------------------
 
-    async def _stream_tenants(self, tenant: str | None) -> list[str]:
-        known = await self.tenants()
-        return [t for t in known if tenant is None or t == tenant]
-
-    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
-        streams: list[Stream[ClientRecord]] = []
-        for tenant in await self._stream_tenants(flt.tenant):
-
-            async def fetch_page(
-                page: int, size: int, tenant: str = tenant
-            ) -> tuple[list[ClientRecord], int | None]:
-                params: dict[str, str | int] = {"sort": "name", "sortDirection": "ASC"}
-                rows, total = await self._page(CLIENTS, params, page, size)
-                return [mapping.map_client(r, tenant) for r in rows], total
-
+    async def _streams(
+        self,
+        path: str,
+        tenant: str | None,
+        name: str,
+        query: ListQuery[Rec],
+        read: Callable[[Any, str], Rec],
+        sort: Callable[[Rec], Any],
+        direction: SortDirection,
+    ) -> list[Stream[Rec]]:
+        """One stream per reachable business over a list; ``name`` tells lists apart."""
+        streams: list[Stream[Rec]] = []
+        for business in await self.tenants():
+            if tenant is not None and business != tenant:
+                continue
             streams.append(
                 paged_stream(
-                    f"tight:{tenant}",
+                    f"tight:{business}:{name}" if name else f"tight:{business}",
                     page_size=self.page_size,
-                    fetch_page=fetch_page,
-                    key=lambda r: r.key,
-                    sort=client_sort_value,
-                    descending=False,
+                    fetch_page=self._page_reader(path, query.params, read, business),
+                    key=_key,
+                    sort=sort,
+                    tiebreak=_tiebreak,
+                    keep=query.keep,
+                    descending=direction is SortDirection.DESC,
                 )
             )
         return streams
+
+    def _page_reader(
+        self, path: str, params: dict[str, str | int], read: Callable[[Any, str], R], business: str
+    ) -> PageFetcher[R]:
+        """Pages of a list, each row read as a record of ``business``."""
+
+        async def fetch_page(page: int, size: int) -> tuple[list[R], int | None]:
+            rows, total = await self._page(path, params, page, size)
+            return [read(r, business) for r in rows], total
+
+        return fetch_page
+
+    async def client_streams(
+        self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC
+    ) -> Sequence[Stream[ClientRecord]]:
+        query = client_query(flt, direction)
+        return await self._streams(
+            CLIENTS, flt.tenant, "", query, mapping.map_client, client_sort_value, direction
+        )
 
     async def invoice_streams(
         self, flt: InvoiceFilter, order: InvoiceOrder
     ) -> Sequence[Stream[InvoiceRecord]]:
-        upstream = _upstream_statuses(flt.statuses, mapping.UPSTREAM_INVOICE_STATUS)
-        if upstream == ():
+        query = invoice_query(flt, order)
+        if query is None:
             return []
-        params: dict[str, str | int] = {
-            "sort": _SORT_PARAM[order.field],
-            "sortDirection": order.direction.value,
-        }
-        if upstream:
-            params["status"] = ",".join(upstream)
-        wanted = flt.statuses
-        keep: Callable[[InvoiceRecord], bool] | None = (
-            (lambda r: r.status in wanted) if wanted else None
-        )
 
         def sort(record: InvoiceRecord) -> Any:
             return invoice_sort_value(record, order.field)
 
-        streams: list[Stream[InvoiceRecord]] = []
-        for tenant in await self._stream_tenants(flt.tenant):
-
-            async def fetch_page(
-                page: int, size: int, tenant: str = tenant
-            ) -> tuple[list[InvoiceRecord], int | None]:
-                rows, total = await self._page(INVOICES, params, page, size)
-                return [mapping.map_invoice(r, tenant) for r in rows], total
-
-            streams.append(
-                paged_stream(
-                    _stream_id(tenant, wanted),
-                    page_size=self.page_size,
-                    fetch_page=fetch_page,
-                    key=lambda r: r.key,
-                    sort=sort,
-                    keep=keep,
-                    descending=order.direction is SortDirection.DESC,
-                )
-            )
-        return streams
+        name = _status_name(flt.statuses)
+        return await self._streams(
+            INVOICES, flt.tenant, name, query, mapping.map_invoice, sort, order.direction
+        )
 
     async def subscription_streams(
-        self, flt: SubscriptionFilter
+        self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
-        upstream = _upstream_statuses(flt.statuses, mapping.UPSTREAM_SUBSCRIPTION_STATUS)
-        if upstream == ():
+        query = subscription_query(flt, direction)
+        if query is None:
             return []
-        params: dict[str, str | int] = {
-            "isRecurringParent": "true",
-            "sort": "date",
-            "sortDirection": "DESC",
-        }
-        if upstream:
-            params["status"] = ",".join(upstream)
-        wanted = flt.statuses
-
-        def keep(record: SubscriptionRecord) -> bool:
-            plan = mapping.is_subscription(record.raw)
-            return plan and (not wanted or record.status in wanted)
-
-        streams: list[Stream[SubscriptionRecord]] = []
-        for tenant in await self._stream_tenants(flt.tenant):
-
-            async def fetch_page(
-                page: int, size: int, tenant: str = tenant
-            ) -> tuple[list[SubscriptionRecord], int | None]:
-                rows, total = await self._page(INVOICES, params, page, size)
-                return [mapping.map_subscription(r, tenant) for r in rows], total
-
-            streams.append(
-                paged_stream(
-                    f"tight:{tenant}:subscriptions" + _status_suffix(wanted),
-                    page_size=self.page_size,
-                    fetch_page=fetch_page,
-                    key=lambda r: r.key,
-                    sort=subscription_sort_value,
-                    keep=keep,
-                )
-            )
-        return streams
+        name = "subscriptions" + (":" if flt.statuses else "") + _status_name(flt.statuses)
+        return await self._streams(
+            INVOICES,
+            flt.tenant,
+            name,
+            query,
+            mapping.map_subscription,
+            subscription_sort_value,
+            direction,
+        )
 
 
-def _upstream_statuses(
-    wanted: frozenset[Any], table: dict[Any, tuple[str, ...]]
-) -> tuple[str, ...] | None:
-    """Tight statuses to ask for; None to ask for all, () when nothing can match."""
-    if not wanted or any(s.value == "UNKNOWN" for s in wanted):
-        return None
-    return tuple(sorted({u for s in wanted for u in table.get(s, ())}))
+def _key(record: ClientRecord | InvoiceRecord | SubscriptionRecord) -> Key:
+    return record.key
 
 
-def _status_suffix(wanted: frozenset[InvoiceStatus] | frozenset[SubscriptionStatus]) -> str:
-    return ":" + "+".join(sorted(s.value for s in wanted)) if wanted else ""
+def _tiebreak(record: ClientRecord | InvoiceRecord | SubscriptionRecord) -> int:
+    """Tight's integer id, by which its lists order rows with equal sort values."""
+    return int(record.key.id)
 
 
-def _stream_id(tenant: str, wanted: frozenset[InvoiceStatus]) -> str:
-    return f"tight:{tenant}" + _status_suffix(wanted)
+def _status_name(wanted: frozenset[InvoiceStatus] | frozenset[SubscriptionStatus]) -> str:
+    return "+".join(sorted(s.value for s in wanted))

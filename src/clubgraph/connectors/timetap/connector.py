@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from ...domain import (
     ClientRecord,
     InvoiceItemRecord,
     InvoiceRecord,
-    InvoiceStatus,
     Key,
     Source,
     SubscriptionRecord,
@@ -18,48 +17,18 @@ from ...domain import (
 from ...errors import UpstreamBadResponse, UpstreamNotFound
 from ...http import Params, UpstreamHTTP
 from ..base import (
-    Chunk,
     ClientFilter,
     Connector,
     InvoiceFilter,
     InvoiceOrder,
-    InvoiceSortField,
-    Row,
     SortDirection,
     Stream,
     SubscriptionFilter,
-    client_sort_value,
-    invoice_sort_value,
 )
 from ..fanout import per_distinct
-from ..paging import paged_stream
-from . import mapping
+from . import mapping, streams
 from .auth import key_auths, parse_errors
 from .credentials import TimeTapCredentials
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-# What each listable status endpoint can hold, in unified statuses.
-_ENDPOINT_STATUSES: dict[str, frozenset[InvoiceStatus]] = {
-    "OPEN": frozenset(
-        {
-            InvoiceStatus.OPEN,
-            InvoiceStatus.PARTIALLY_PAID,
-            InvoiceStatus.PAYMENT_FAILED,
-            InvoiceStatus.UNKNOWN,
-        }
-    ),
-    "CLOSED": frozenset({InvoiceStatus.PAID}),
-    "VOID": frozenset({InvoiceStatus.VOID}),
-}
-_ORDER_FIELDS = {
-    InvoiceSortField.ISSUED_AT: "invoiceDate",
-    InvoiceSortField.DUE_AT: "invoiceDueDate",
-    InvoiceSortField.NUMBER: "invoiceNumber",
-}
-# The sandbox (and TimeTap's web app) cap a page at 500 rows.
-_FULL_PAGE = 500
 
 
 class TimeTapConnector(Connector):
@@ -68,7 +37,11 @@ class TimeTapConnector(Connector):
     source = Source.TIMETAP
 
     def __init__(
-        self, base_url: str, credentials: TimeTapCredentials, *, page_size: int = 100
+        self,
+        base_url: str,
+        credentials: TimeTapCredentials,
+        *,
+        page_size: int = streams.MAX_PAGE_SIZE,
     ) -> None:
         # One pooled client for every business; each call carries its business's key.
         self._auths = key_auths(credentials)
@@ -76,6 +49,8 @@ class TimeTapConnector(Connector):
             Source.TIMETAP.value, base_url, error_parser=parse_errors, exact_decimals=True
         )
         self._key_count = len(credentials.keys)
+        # The largest page asked for: TimeTap's own maximum, so a page of the graph
+        # costs one request per stream.
         self._page_size = page_size
         self._businesses: dict[str, int] | None = None
         self._businesses_lock = asyncio.Lock()
@@ -193,130 +168,44 @@ class TimeTapConnector(Connector):
         found = await self._business_keys()
         return [(b, i) for b, i in found.items() if tenant is None or b == tenant]
 
-    async def client_streams(self, flt: ClientFilter) -> Sequence[Stream[ClientRecord]]:
-        return [self._client_stream(b, i) for b, i in await self._tenant_keys(flt.tenant)]
+    def _getter(self, index: int) -> streams.Get:
+        async def get(path: str, params: Params) -> Any:
+            return await self._get(index, path, params)
 
-    def _client_stream(self, business: str, index: int) -> Stream[ClientRecord]:
-        async def fetch_page(page: int, size: int) -> tuple[Sequence[ClientRecord], int | None]:
-            params: Params = {
-                "pageNumber": page + 1,
-                "pageSize": size,
-                "order_field": "fullName",
-                "order_mode": "asc",
-            }
-            body = await self._get(index, "/clientList/reportWithCount", params)
-            rows = [mapping.map_client(raw, business) for raw in body["clientList"]]
-            return rows, int(body["count"])
+        return get
 
-        return paged_stream(
-            f"timetap:{business}:clients",
-            page_size=self._page_size,
-            fetch_page=fetch_page,
-            key=lambda r: r.key,
-            sort=client_sort_value,
-            descending=False,
-        )
+    async def client_streams(
+        self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC
+    ) -> Sequence[Stream[ClientRecord]]:
+        return [
+            streams.client_stream(
+                f"timetap:{business}:clients",
+                self._getter(index),
+                business,
+                flt,
+                direction,
+                self._page_size,
+            )
+            for business, index in await self._tenant_keys(flt.tenant)
+        ]
 
     async def invoice_streams(
         self, flt: InvoiceFilter, order: InvoiceOrder
     ) -> Sequence[Stream[InvoiceRecord]]:
-        streams: list[Stream[InvoiceRecord]] = []
-        for business, index in await self._tenant_keys(flt.tenant):
-            for status, holds in _ENDPOINT_STATUSES.items():
-                if flt.statuses and not holds & flt.statuses:
-                    continue
-                keep = None
-                if flt.statuses and not holds <= flt.statuses:
-                    wanted = flt.statuses
-
-                    def keep(r: InvoiceRecord, wanted: frozenset[InvoiceStatus] = wanted) -> bool:
-                        return r.status in wanted
-
-                streams.append(self._invoice_stream(business, index, status, order, keep))
-        return streams
-
-    def _invoice_stream(
-        self,
-        business: str,
-        index: int,
-        status: str,
-        order: InvoiceOrder,
-        keep: Callable[[InvoiceRecord], bool] | None,
-    ) -> Stream[InvoiceRecord]:
-        stream_id = f"timetap:{business}:{status}"
-        descending = order.direction is SortDirection.DESC
-        path = f"/invoices/status/{status}"
-
-        def sort(r: InvoiceRecord) -> Any:
-            return invoice_sort_value(r, order.field)
-
-        field = _ORDER_FIELDS.get(order.field)
-        if field is None:
-            return self._locally_sorted(stream_id, index, path, sort, keep, descending)
-
-        async def fetch_page(page: int, size: int) -> tuple[Sequence[InvoiceRecord], int | None]:
-            params: Params = {
-                "pageNumber": page + 1,
-                "pageSize": size,
-                "order_field": field,
-                "order_mode": "desc" if descending else "asc",
-            }
-            body = await self._get(index, path, params)
-            return [mapping.map_invoice(raw) for raw in body], None
-
-        return paged_stream(
-            stream_id,
-            page_size=self._page_size,
-            fetch_page=fetch_page,
-            key=lambda r: r.key,
-            sort=sort,
-            keep=keep,
-            descending=descending,
-        )
-
-    def _locally_sorted(
-        self,
-        stream_id: str,
-        index: int,
-        path: str,
-        sort: Callable[[InvoiceRecord], Any],
-        keep: Callable[[InvoiceRecord], bool] | None,
-        descending: bool,
-    ) -> Stream[InvoiceRecord]:
-        """A stream in an order TimeTap cannot sort by (the total): read whole, sort here."""
-        rows: list[Row[InvoiceRecord]] | None = None
-        lock = asyncio.Lock()
-
-        async def load() -> list[Row[InvoiceRecord]]:
-            records: list[InvoiceRecord] = []
-            page = 1
-            while True:
-                params: Params = {
-                    "pageNumber": page,
-                    "pageSize": _FULL_PAGE,
-                    "order_field": "invoiceId",
-                    "order_mode": "asc",
-                }
-                body = await self._get(index, path, params)
-                records.extend(mapping.map_invoice(raw) for raw in body)
-                if len(body) < _FULL_PAGE:
-                    break
-                page += 1
-            kept = [r for r in records if keep is None or keep(r)]
-            # Stable in both directions, so ties keep TimeTap's order.
-            kept.sort(key=sort, reverse=descending)
-            return [Row(i, r.key, sort(r), r) for i, r in enumerate(kept)]
-
-        async def fetch(start: int, count: int) -> Chunk[InvoiceRecord]:
-            nonlocal rows
-            async with lock:
-                if rows is None:
-                    rows = await load()
-            return Chunk(rows[start:], True, len(rows))
-
-        return Stream(stream_id, fetch, descending)
+        return [
+            streams.invoice_stream(
+                f"timetap:{business}:{status}",
+                self._getter(index),
+                status,
+                flt,
+                order,
+                self._page_size,
+            )
+            for business, index in await self._tenant_keys(flt.tenant)
+            for status in streams.invoice_endpoints(flt)
+        ]
 
     async def subscription_streams(
-        self, flt: SubscriptionFilter
+        self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
         return []

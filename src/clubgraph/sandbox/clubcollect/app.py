@@ -13,6 +13,9 @@ Documented (ClubCollect API v2 documentation):
   snake_case fields, ISO 8601 dates, integer cents; the create, update and retract
   error codes; lines never change after creation; DELETE only before transmission.
 - Error bodies ``{"error": "<code>"}`` (``{"errors": ...}`` on some GETs).
+- Notifications to the partner: ``{"api_key", "invoice_ids", "import_ids"}`` POSTed in
+  rounds, ids named again until answered 200 (``notifications``; the sandbox runs a
+  round on ``POST /__sandbox/notifications/deliver``).
 
 Inferred (marked ``# inferred:`` below):
 - ``GET /api/v2/companies`` (companies the partner key reaches, paged like imports).
@@ -32,9 +35,9 @@ from aiohttp import web
 
 from ...connectors.clubcollect.credentials import DEV_CREDENTIALS
 from .. import core
-from . import imports, invoices
+from . import imports, invoices, notifications
 from .data import build_state
-from .protocol import API_KEYS, STATE, auth
+from .protocol import API_KEYS, PARTNER_KEY, STATE, auth
 
 P = "/api/v2"
 
@@ -46,7 +49,9 @@ def create_app(
     app = core.new_app(latency_ms)
     app.middlewares.append(auth)
     app[STATE] = build_state(seed)
-    app[API_KEYS] = frozenset(api_keys)
+    keys = tuple(api_keys)
+    app[API_KEYS] = frozenset(keys)
+    app[PARTNER_KEY] = keys[0] if keys else ""
     r = app.router
     r.add_get(f"{P}/companies", imports.list_companies)  # inferred: route
     r.add_get(f"{P}/companies/{{id}}", imports.show_company)
@@ -65,4 +70,6 @@ def create_app(
     # The documentation renders underscores in names as colons (``api:key``), so
     # some copies show this path as ``credit:and:retract``; both spellings work.
     r.add_post(f"{P}/invoices/{{id}}/credit:and:retract", invoices.credit_and_retract)
+    r.add_get("/__sandbox/notifications", notifications.show_pending)
+    r.add_post("/__sandbox/notifications/deliver", notifications.deliver)
     return app

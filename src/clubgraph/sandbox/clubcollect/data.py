@@ -7,6 +7,7 @@ writes change what later reads show.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +71,14 @@ class State:
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     line_ids: set[str] = field(default_factory=set)
+    # Ids changed since the partner was last notified (insertion-ordered sets).
+    changed_invoices: dict[str, None] = field(default_factory=dict)
+    changed_imports: dict[str, None] = field(default_factory=dict)
+
+    def changed(self, invoice_ids: Iterable[str] = (), import_ids: Iterable[str] = ()) -> None:
+        """Note ids that the next notification round names."""
+        self.changed_invoices.update(dict.fromkeys(invoice_ids))
+        self.changed_imports.update(dict.fromkeys(import_ids))
 
     def company_imports(self, company_id: str) -> list[dict[str, Any]]:
         """A company's imports, oldest first."""

@@ -73,6 +73,7 @@ async def create_import(request: web.Request) -> web.Response:
         "invoice_ids": [],
     }
     state.imports[imp["import_id"]] = imp
+    state.changed(import_ids=[imp["import_id"]])
     return json_response(imp)
 
 
@@ -84,6 +85,7 @@ async def update_import(request: web.Request) -> web.Response:
         raise Refused(422, "import_already_transmitted")
     if "expected_invoices_count" in body:
         imp["expected_invoices_count"] = int(body["expected_invoices_count"] or 0)
+    state_of(request).changed(import_ids=[imp["import_id"]])
     return json_response(imp)
 
 
@@ -98,6 +100,7 @@ async def transmit_import(request: web.Request) -> web.Response:
         invoice = state_of(request).invoices[invoice_id]
         invoice["status"] = status_after_transmit(invoice)
         invoice["transmitted_at"] = now
+    state_of(request).changed(imp["invoice_ids"], [imp["import_id"]])
     return json_response(imp)
 
 
@@ -110,4 +113,5 @@ async def delete_import(request: web.Request) -> web.Response:
     for invoice_id in imp["invoice_ids"]:
         state.invoices.pop(invoice_id, None)
     del state.imports[imp["import_id"]]
+    state.changed(imp["invoice_ids"], [imp["import_id"]])
     return web.Response(status=204)

@@ -80,6 +80,7 @@ async def create_invoice(request: web.Request) -> web.Response:
     recompute(invoice)
     state.invoices[invoice["invoice_id"]] = invoice
     imp["invoice_ids"].append(invoice["invoice_id"])
+    state.changed([invoice["invoice_id"]])
     return json_response(invoice)
 
 
@@ -107,6 +108,7 @@ async def update_invoice(request: web.Request) -> web.Response:
         if name in body:
             invoice[name] = body[name]
     invoice["customer"] = customer
+    state_of(request).changed([invoice["invoice_id"]])
     return json_response(invoice)
 
 
@@ -118,6 +120,7 @@ async def delete_invoice(request: web.Request) -> web.Response:
         raise Refused(422, "invoice_already_transmitted")  # inferred: code
     del state.invoices[invoice["invoice_id"]]
     state.imports[invoice["import_id"]]["invoice_ids"].remove(invoice["invoice_id"])
+    state.changed([invoice["invoice_id"]])
     return web.Response(status=204)
 
 
@@ -144,4 +147,5 @@ async def credit_and_retract(request: web.Request) -> web.Response:
     )
     invoice["status"] = "retracted"
     recompute(invoice)
+    state_of(request).changed([invoice["invoice_id"]])
     return json_response(invoice)

@@ -13,6 +13,8 @@ from .data import State
 
 STATE: web.AppKey[State] = web.AppKey("clubcollect_state", State)
 API_KEYS: web.AppKey[frozenset[str]] = web.AppKey("clubcollect_api_keys", frozenset)
+# The partner key that notifications carry in their body.
+PARTNER_KEY: web.AppKey[str] = web.AppKey("clubcollect_partner_key", str)
 
 
 class Refused(Exception):

@@ -18,9 +18,16 @@ Inferred (the index names them, the seed leaves their shape open):
   on every other call; refresh rotates both tokens.
 - Error bodies: ``{"errors": [ValidationError, ...]}`` with 400 (validation),
   401 (auth), 404 (not found) and 409 (state conflict).
-- Lists: ``page_number`` (1-based), ``page_size`` (default 25, max 200),
-  ``sort_by``/``sort_order``, comma-separated ``status``; answered as
-  ``{page_number, page_size, total_records, total_pages, data}``.
+- Lists: ``page_number`` (1-based), ``page_size`` (any of 1..200, default 25),
+  ``sort_by``/``sort_order`` with ties in id order in the same direction (so a list
+  is strictly ordered even where sort values repeat), comma-separated ``status``;
+  answered as ``{page_number, page_size, total_records, total_pages, data}``.
+- Invoice list filters ``from_date``/``to_date`` (local invoice date),
+  ``due_from_date``/``due_to_date`` (all ``YYYY-MM-DD``, inclusive) and
+  ``outstanding_only=true`` (balance above zero).
+- Client search (index: "Perform Client Search", "Search clients by tenant"):
+  ``GET /clients/search`` and ``GET /tenant/{tenant_id}/clients/search`` with
+  ``search_text`` (substring of name or email, any case) and ``email`` (exact).
 - Every path other than the documented one, all field names of tenants, clients,
   invoices (with embedded ``invoice_details`` lines), subscriptions, freezes and
   plans, and the invoice and subscription status values.
@@ -35,10 +42,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core import json_response, new_app
-from . import invoices, memberships
+from . import clients, invoices, memberships
 from .auth import TOKENS, TokenStore, bearer, expire_tokens, generate_token, refresh_token
 from .data import build_state
-from .responses import STATE, UfpError, client_of, paged, sort_order, tenant_of
+from .responses import STATE, paged, tenant_of
 from .state import JSON
 
 
@@ -55,29 +62,6 @@ async def list_tenants(request: web.Request) -> web.Response:
 async def get_tenant(request: web.Request) -> web.Response:
     # inferred path: GET /tenant/{tenant_id} ("Get tenant details"), with tax groups.
     return json_response(tenant_of(request.app[STATE], request))
-
-
-async def list_clients(request: web.Request) -> web.Response:
-    # inferred: sort_by full_name | client_id | created_date (default client_id asc).
-    state = request.app[STATE]
-    tenant = tenant_of(state, request)
-    rows = [c for c in state.clients.values() if c["tenant_id"] == tenant["tenant_id"]]
-    field = request.query.get("sort_by", "client_id")
-    desc = sort_order(request, "asc")
-    rows.sort(key=lambda c: c["client_id"])
-    if field == "full_name":
-        rows.sort(key=lambda c: c["full_name"].casefold(), reverse=desc)
-    elif field == "created_date":
-        rows.sort(key=lambda c: c["created_date"], reverse=desc)
-    elif field == "client_id":
-        rows.sort(key=lambda c: c["client_id"], reverse=desc)
-    else:
-        raise UfpError(400, "InvalidSortField", f"cannot sort clients by {field}", "sort_by")
-    return paged(request, rows)
-
-
-async def get_client(request: web.Request) -> web.Response:
-    return json_response(client_of(request.app[STATE], request))
 
 
 def create_app(
@@ -98,8 +82,7 @@ def create_app(
     r.add_post("/authentication/refresh_token", refresh_token)
     r.add_get("/tenants", list_tenants)
     r.add_get("/tenant/{tenant_id}", get_tenant)
-    r.add_get("/tenant/{tenant_id}/clients", list_clients)  # inferred path
-    r.add_get("/tenant/{tenant_id}/clients/{client_id}", get_client)  # inferred path
+    clients.add_routes(app)
     invoices.add_routes(app)
     memberships.add_routes(app)
     return app

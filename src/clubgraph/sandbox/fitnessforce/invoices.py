@@ -16,8 +16,11 @@ from .responses import (
     body_text,
     client_of,
     json_body,
+    ordered,
     paged,
     path_int,
+    query_date,
+    query_flag,
     sort_order,
     tenant_of,
     validation_error,
@@ -41,27 +44,48 @@ _SORTS: dict[str, Callable[[JSON], Any]] = {
     "invoice_date": _issued,
     "due_date": _due,
     "net_amount": lambda inv: round(inv["net_amount"] * 100),
-    "invoice_number": lambda inv: inv["invoice_number"],
+    "invoice_number": lambda inv: inv["invoice_number"] or "",
 }
 
 
 def sorted_invoices(request: web.Request, rows: list[JSON]) -> list[JSON]:
-    """``rows`` in the requested order, ties by invoice id ascending."""
+    """``rows`` in the requested order, ties by invoice id in the same direction."""
     field = request.query.get("sort_by", "invoice_date")
     if field not in _SORTS:
         raise UfpError(400, "InvalidSortField", f"cannot sort invoices by {field}", "sort_by")
-    desc = sort_order(request, "desc")
-    rows = sorted(rows, key=lambda inv: inv["invoice_id"])
-    return sorted(rows, key=_SORTS[field], reverse=desc)
+    return ordered(rows, _SORTS[field], "invoice_id", sort_order(request, "desc"))
 
 
-def _filtered(request: web.Request, rows: list[JSON]) -> list[JSON]:
-    # inferred: status takes a comma-separated list of invoice statuses.
+def filtered_invoices(request: web.Request, rows: list[JSON]) -> list[JSON]:
+    """The invoices that pass the list's (inferred) filter parameters.
+
+    ``status``: comma-separated statuses. ``from_date``/``to_date``: the invoice date as
+    the tenant writes it (its local date), both inclusive. ``due_from_date``/``due_to_date``:
+    the due date, both inclusive; invoices without one never match a due range.
+    ``outstanding_only=true``: a balance left to pay.
+    """
     raw = request.query.get("status")
-    if raw:
-        wanted = {s.strip() for s in raw.split(",") if s.strip()}
-        return [inv for inv in rows if inv["status"] in wanted]
-    return rows
+    wanted = {s.strip() for s in raw.split(",") if s.strip()} if raw else None
+    issued = (query_date(request, "from_date"), query_date(request, "to_date"))
+    due = (query_date(request, "due_from_date"), query_date(request, "due_to_date"))
+    outstanding = query_flag(request, "outstanding_only")
+
+    def keep(inv: JSON) -> bool:
+        if wanted is not None and inv["status"] not in wanted:
+            return False
+        if not _between(date.fromisoformat(inv["invoice_date"][:10]), *issued):
+            return False
+        if due != (None, None) and (
+            inv["due_date"] is None or not _between(date.fromisoformat(inv["due_date"]), *due)
+        ):
+            return False
+        return not outstanding or inv["balance_amount"] > 0
+
+    return [inv for inv in rows if keep(inv)]
+
+
+def _between(day: date, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
 
 
 def invoice_of(state: FitnessForceState, request: web.Request) -> JSON:
@@ -81,7 +105,7 @@ async def list_client_invoices(request: web.Request) -> web.Response:
     state = request.app[STATE]
     client = client_of(state, request)
     rows = [inv for inv in state.invoices.values() if inv["client_id"] == client["client_id"]]
-    return paged(request, sorted_invoices(request, _filtered(request, rows)))
+    return paged(request, sorted_invoices(request, filtered_invoices(request, rows)))
 
 
 async def list_tenant_invoices(request: web.Request) -> web.Response:
@@ -92,7 +116,7 @@ async def list_tenant_invoices(request: web.Request) -> web.Response:
     client_id = request.query.get("client_id")
     if client_id:
         rows = [inv for inv in rows if str(inv["client_id"]) == client_id]
-    return paged(request, sorted_invoices(request, _filtered(request, rows)))
+    return paged(request, sorted_invoices(request, filtered_invoices(request, rows)))
 
 
 async def void_invoice(request: web.Request) -> web.Response:

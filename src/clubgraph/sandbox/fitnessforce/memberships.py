@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from aiohttp import web
 
 from ..core import json_response
-from .invoices import sorted_invoices
+from .invoices import filtered_invoices, sorted_invoices
 from .responses import (
     STATE,
     UfpError,
@@ -15,6 +15,7 @@ from .responses import (
     body_text,
     client_of,
     json_body,
+    ordered,
     paged,
     path_int,
     sort_order,
@@ -44,9 +45,10 @@ def _sorted(request: web.Request, rows: list[JSON]) -> list[JSON]:
     field = request.query.get("sort_by", "start_date")
     if field not in ("start_date", "subscription_id"):
         raise UfpError(400, "InvalidSortField", f"cannot sort by {field}", "sort_by")
-    desc = sort_order(request, "desc")
-    rows = sorted(rows, key=lambda s: s["subscription_id"])
-    return sorted(rows, key=lambda s: s[field], reverse=desc)
+    # Ties in subscription id order, in the same direction; no start date sorts oldest.
+    return ordered(
+        rows, lambda s: s[field] or "1970-01-01", "subscription_id", sort_order(request, "desc")
+    )
 
 
 def _by_status(request: web.Request, rows: list[JSON]) -> list[JSON]:
@@ -85,7 +87,7 @@ async def list_subscription_invoices(request: web.Request) -> web.Response:
     sub = subscription_of(state, request)
     sub_id = sub["subscription_id"]
     rows = [inv for inv in state.invoices.values() if inv["subscription_id"] == sub_id]
-    return paged(request, sorted_invoices(request, rows))
+    return paged(request, sorted_invoices(request, filtered_invoices(request, rows)))
 
 
 def _require(sub: JSON, allowed: tuple[str, ...], code: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -73,6 +74,33 @@ def paged(request: web.Request, rows: list[JSON]) -> web.Response:
             "data": rows[start : start + size],
         }
     )
+
+
+def ordered(rows: list[JSON], value: Callable[[JSON], Any], ident: str, desc: bool) -> list[JSON]:
+    """``rows`` by (value, id), both reversed when descending: ties always in id order."""
+    return sorted(rows, key=lambda row: (value(row), row[ident]), reverse=desc)
+
+
+def query_date(request: web.Request, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` query parameter."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        # fromisoformat alone would also take the basic form (20250131).
+        if len(raw) == 10 and raw[4] == raw[7] == "-":
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise UfpError(400, "InvalidDate", f"{name} must be a date (YYYY-MM-DD)", name)
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A ``true``/``false`` query parameter (absent is false)."""
+    raw = request.query.get(name, "false").lower()
+    if raw not in ("true", "false"):
+        raise UfpError(400, "InvalidBoolean", f"{name} must be true or false", name)
+    return raw == "true"
 
 
 def sort_order(request: web.Request, default: str) -> bool:

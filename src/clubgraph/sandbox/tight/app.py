@@ -36,9 +36,15 @@ Inferred (marked ``# inferred:`` where they are served):
   /v5/invoicing/invoice/{send,cancel,refund}`` with ``{"id": ...}``, the clients routes
   ``GET /v5/invoicing/clients[/{id}]`` and ``POST /v5/invoicing/client``, and ``GET
   /v5/businesses``.
-- List parameters: ``page`` (from 1), ``pageSize`` (1-500), ``sort``, ``sortDirection``,
-  and the invoice filters ``clientId``, ``status`` (comma-separated),
-  ``isRecurringParent``, ``parentId``; the ``page``/``pageSize``/``totalCount`` envelope.
+- List parameters: ``page`` (from 1), ``pageSize`` (any of 1-500), ``sort``,
+  ``sortDirection`` (ties in id order, in the sort's direction); the
+  ``page``/``pageSize``/``totalCount`` envelope. Invoice sorts ``date``, ``dueDate``,
+  ``totalAmount``, ``invoiceNo`` (as the number text shown, prefix included) and filters
+  ``clientId``, ``status`` (comma-separated), ``isRecurringParent``, ``parentId``,
+  ``startDate``/``endDate`` (invoice date) and ``dueStartDate``/``dueEndDate`` (both
+  ``YYYY-MM-DD``, ends included), ``hasBalance``. Client sorts ``name``, ``createdDate``
+  and filters ``search`` (part of the name or email, any case), ``email`` (whole email,
+  any case).
 - Fields: ``businessId`` on invoices and clients, ``currency`` (USD, some CAD),
   ``v6InvoiceId`` (the seed's "Id of the v6 invoice entity"), the client object, line
   ``salesTax`` as a percent rate, invoice ``salesTax`` as the dollar total of line taxes,

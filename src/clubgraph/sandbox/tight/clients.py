@@ -20,6 +20,7 @@ _SORTS = {
     "name": lambda c: (c["name"].casefold(), c["id"]),
     "createdDate": lambda c: (c["createdDate"], c["id"]),
 }
+_SEARCHED = ("name", "email")
 
 
 async def list_businesses(request: web.Request) -> web.Response:
@@ -29,9 +30,17 @@ async def list_businesses(request: web.Request) -> web.Response:
 
 
 async def list_clients(request: web.Request) -> web.Response:
-    """GET /v5/invoicing/clients (inferred path and paging)."""
+    """GET /v5/invoicing/clients (inferred path, paging and filters)."""
     require_token(request)
     rows = list(request.app[STATE].clients.values())
+    # inferred: ``search`` matches a case-insensitive part of the name or the email.
+    needle = request.query.get("search", "").strip().casefold()
+    if needle:
+        rows = [c for c in rows if any(needle in (c[f] or "").casefold() for f in _SEARCHED)]
+    # inferred: ``email`` matches the whole email, trimmed and case-insensitively.
+    email = request.query.get("email", "").strip().lower()
+    if email:
+        rows = [c for c in rows if (c["email"] or "").strip().lower() == email]
     return page_of(request, rows, _SORTS, "name", "ASC")
 
 

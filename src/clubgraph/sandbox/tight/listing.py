@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,29 @@ def int_param(request: web.Request, name: str, default: int | None = None) -> in
         fail(400, "INVALID_VALUE", f"{name} must be an integer")
 
 
+def bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in ("true", "false"):
+        fail(400, "INVALID_VALUE", f"{name} must be true or false")
+    return raw == "true"
+
+
+def date_param(request: web.Request, name: str) -> str | None:
+    """A ``YYYY-MM-DD`` parameter, as that text (ISO dates order as text)."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        valid = len(raw) == 10 and date.fromisoformat(raw).isoformat() == raw
+    except ValueError:
+        valid = False
+    if not valid:
+        fail(400, "INVALID_DATE", f"{name} must be a date (YYYY-MM-DD)")
+    return raw
+
+
 def choice_param(request: web.Request, name: str, allowed: Sequence[str], default: str) -> str:
     raw = request.query.get(name, default)
     if raw not in allowed:
@@ -38,7 +62,12 @@ def page_of(
     default_sort: str,
     default_direction: str,
 ) -> web.Response:
-    """Sort, then cut one page (``page`` counts from 1, ``pageSize`` up to 500)."""
+    """Sort, then cut one page (``page`` counts from 1, ``pageSize`` up to 500).
+
+    Every sort key ends with the id, and a descending sort reverses the whole key, so
+    rows with equal values come in id order in the sort's direction and every page
+    boundary is deterministic, also across writes.
+    """
     # inferred: page/pageSize/sort/sortDirection are not in the v5 reference.
     page = int_param(request, "page", 1) or 1
     size = int_param(request, "pageSize", DEFAULT_PAGE_SIZE) or 0

@@ -22,9 +22,12 @@ Inferred (marked ``# inferred:`` where implemented): the session token's JSON sh
 and lifetime (``token_ttl_s``), ``Bearer`` in the Authorization header, the
 timestamp window; the error body ``{"errors": [{"errorCode", "errorMessage",
 "fieldName"}]}`` and its codes; ``pageNumber`` starting at 1 and at most 500 rows a
-page, and every row when no paging parameter is given; the ``order_field`` values
-and the client list's ``order_field``/``order_mode`` and ``{"count", "clientList"}``
-body; ``GET /business``; the item properties ``itemType``, ``taxAmount`` and
+page, and every row when no paging parameter is given; the ``order_field`` values,
+ties broken by the id in the same direction, and the date filters as whole UTC days
+(end day included); the client list's ``order_field``/``order_mode``,
+``searchString`` (part of the name or email, any case) and ``emailAddress`` (the
+whole address, any case) filters and its ``{"count", "clientList"}`` body;
+``GET /business``; the item properties ``itemType``, ``taxAmount`` and
 ``tax2Amount``; that a soft-deleted invoice is still readable by id; which
 properties a PUT may change. Appointments and recurring appointments themselves
 (``/appointments/...``, ``/recurringAppointments/...``) are not modelled.

@@ -17,25 +17,36 @@ MAX_PAGE_SIZE = 500
 LISTABLE_STATUSES = ("OPEN", "CLOSED", "VOID")
 
 # inferred: order_field takes the invoice's own property names; an invoice without a
-# due date sorts by its invoice date, one without a number as the empty string.
+# due date sorts by its invoice date, one without a number (or a blank one) as the
+# empty string. Ties are broken by the id, in the same direction (see _ordered).
 _INVOICE_ORDER: dict[str, Callable[[JSON], Any]] = {
     "invoiceId": lambda i: i["invoiceId"],
     "invoiceDate": lambda i: i["invoiceDate"],
     "invoiceDueDate": lambda i: i["invoiceDueDate"] or i["invoiceDate"],
-    "invoiceNumber": lambda i: i["invoiceNumber"] or "",
+    "invoiceNumber": lambda i: _text(i["invoiceNumber"]),
     "createdDate": lambda i: i["createdDate"] or 0,
     "chargeDate": lambda i: i["chargeDate"] or 0,
     "lastStatusDate": lambda i: i["lastStatusDate"] or 0,
     "paidOnDate": lambda i: i["paidOnDate"] or 0,
 }
-# inferred: the client list sorts case-insensitively on names.
+# inferred: the client list sorts case-insensitively on names, ties by clientId.
 _CLIENT_ORDER: dict[str, Callable[[JSON], Any]] = {
     "clientId": lambda c: c["clientId"],
-    "fullName": lambda c: (c["fullName"] or "").casefold(),
-    "lastName": lambda c: (c["lastName"] or "").casefold(),
-    "firstName": lambda c: (c["firstName"] or "").casefold(),
+    "fullName": lambda c: _full_name(c).casefold(),
+    "lastName": lambda c: _text(c["lastName"]).casefold(),
+    "firstName": lambda c: _text(c["firstName"]).casefold(),
     "createdDate": lambda c: c["createdDate"] or 0,
 }
+
+
+def _text(value: str | None) -> str:
+    return value if value and value.strip() else ""
+
+
+def _full_name(client: JSON) -> str:
+    """The name TimeTap shows: ``fullName``, else first and last name joined."""
+    parts = (_text(client["firstName"]), _text(client["lastName"]))
+    return _text(client["fullName"]) or " ".join(p for p in parts if p)
 
 
 def state_of(request: web.Request) -> TimeTapState:
@@ -84,10 +95,12 @@ def _ordered(
     if mode not in ("asc", "desc"):
         raise bad_request("INVALID_ORDER_MODE", "order_mode must be asc or desc", "order_mode")
     value = fields[field]
+    # Equal values keep a strict order: by id, reversed with the value when descending.
     return sorted(rows, key=lambda r: (value(r), r[tie]), reverse=mode == "desc")
 
 
 def _date_ms(request: web.Request, name: str, end: bool) -> int | None:
+    # inferred: the dates are whole UTC days, the end date included.
     raw = request.query.get(name)
     if raw is None:
         return None
@@ -133,11 +146,32 @@ async def get_client(request: web.Request) -> web.Response:
     return json_response(_client_of(request))
 
 
+def _client_search(request: web.Request) -> Callable[[JSON], bool]:
+    """The client list's ``searchString`` and ``emailAddress`` filters (both inferred)."""
+    # inferred: searchString matches a case-insensitive part of the name or the email.
+    needle = request.query.get("searchString", "").strip().casefold()
+    # inferred: emailAddress matches the whole address, ignoring case and outer spaces.
+    email = request.query.get("emailAddress", "").strip().lower()
+
+    def matches(client: JSON) -> bool:
+        address = _text(client["emailAddress"])
+        if email and address.strip().lower() != email:
+            return False
+        if needle:
+            return any(needle in text.casefold() for text in (_full_name(client), address))
+        return True
+
+    return matches
+
+
 async def client_report(request: web.Request) -> web.Response:
-    """``GET /clientList/reportWithCount``: one ordered page and the total."""
+    """``GET /clientList/reportWithCount``: one ordered, filtered page and the total."""
     state = state_of(request)
+    matches = _client_search(request)
     rows = [
-        c for c in state.clients.values() if c["businessId"] == request[BUSINESS] and c["active"]
+        c
+        for c in state.clients.values()
+        if c["businessId"] == request[BUSINESS] and c["active"] and matches(c)
     ]
     rows = _ordered(request, rows, _CLIENT_ORDER, "clientId")
     return json_response({"count": len(rows), "clientList": list(_page(request, rows))})
