@@ -25,7 +25,17 @@ from ..listing import memory_streams
 from .connection import Connection, to_connection
 from .enums import InvoiceItemKind, InvoiceStatus
 from .errors import EntityNotFound
-from .inputs import InvoiceOrderInput, PageArgs, describe, page_of
+from .inputs import (
+    AfterArg,
+    BeforeArg,
+    FirstArg,
+    InvoiceOrderInput,
+    LastArg,
+    PageArgs,
+    describe,
+    page_args,
+    page_of,
+)
 from .money import Money
 from .node import RAW_DESCRIPTION, Ctx, Node
 
@@ -150,13 +160,25 @@ class Invoice(Node):
         client_key = (await self._rec(info)).client_key
         return None if client_key is None else Client(key=client_key)
 
-    @strawberry.field(description="The lines of the invoice, in order.")
-    async def items(self, info: Ctx) -> list[InvoiceItem]:
+    @strawberry.field(description="The lines of the invoice, in their order on the invoice.")
+    async def items(
+        self,
+        info: Ctx,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
+    ) -> Connection[InvoiceItem]:
         record = await self._rec(info)
         lines: Sequence[domain.InvoiceItemRecord] | None = record.items
         if lines is None:
             lines = await info.context.loaders.invoice_items.load(self.key)
-        return [InvoiceItem(key=line.key, record=line) for line in lines]
+        rows = [Row(0, line.key, line.position, line, line.key.id) for line in lines]
+        streams = memory_streams("lines", rows, descending=False)
+        page = await page_of(
+            f"items|{ids.encode(self.key)}", streams, page_args(info, first, after, last, before)
+        )
+        return to_connection(page, InvoiceItem.of_row)
 
     @strawberry.field(description="The membership or recurring plan this invoice bills, if any.")
     async def subscription(self, info: Ctx) -> LazySubscription | None:
@@ -169,6 +191,10 @@ class Invoice(Node):
 @strawberry.type(description="One line of an invoice.")
 class InvoiceItem(Node):
     record: Private[domain.InvoiceItemRecord | None] = None
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> InvoiceItem:
+        return cls(key=row.key, record=row.record)
 
     async def _rec(self, info: Ctx) -> domain.InvoiceItemRecord:
         if self.record is None:

@@ -25,7 +25,7 @@ from .inputs import (
 from .invoice import Invoice, invoice_connection, order_of
 from .money import Money
 from .node import Ctx, InvoiceStatusArg, SubscriptionStatusArg
-from .subscription import Subscription
+from .subscription import Subscription, subscription_connection
 
 OWED = frozenset(
     {
@@ -100,16 +100,22 @@ class Person:
                 totals[bal.currency] = totals.get(bal.currency, Decimal("0.00")) + bal.amount
         return [Money.of(domain.Money(v, c)) for c, v in sorted(totals.items())]
 
-    @strawberry.field(description="Subscriptions of all their client records.")
+    @strawberry.field(description="Subscriptions of all their client records, newest start first.")
     async def subscriptions(
-        self, info: Ctx, status: SubscriptionStatusArg = None
-    ) -> list[Subscription]:
+        self,
+        info: Ctx,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
+        status: SubscriptionStatusArg = None,
+    ) -> Connection[Subscription]:
         clients = await self._clients(info)
         lists = await info.context.loaders.client_subscriptions.load_many([c.key for c in clients])
-        wanted = frozenset(status or ())
-        return [
-            Subscription(key=s.key, record=s)
-            for subs in lists
-            for s in subs
-            if not wanted or s.status in wanted
-        ]
+        return await subscription_connection(
+            info,
+            f"person-subs|{self.email}",
+            [s for subs in lists for s in subs],
+            page_args(info, first, after, last, before),
+            status,
+        )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 import strawberry
@@ -18,6 +19,7 @@ from ..connectors.base import (
     normalize_email,
 )
 from ..domain import EntityType, Key
+from ..listing import Page
 from .client import Client
 from .connection import Connection, to_connection
 from .enums import InvoiceStatus, Source, SubscriptionStatus
@@ -86,6 +88,24 @@ def _client_in_scope(
     if key.source not in info.context.connectors or (sources and key.source not in sources):
         return None
     return key if tenant is None or key.tenant == tenant else None
+
+
+async def _loaded(
+    page: Page[Any], loader: Any, remember: Callable[[Iterable[Any]], None]
+) -> Page[Any]:
+    """The page with every row's record at hand.
+
+    Records the upstream list carried prime the loaders; rows known only by key
+    (ClubCollect's index) are loaded together now, and a row whose record is gone
+    upstream since the list was read is left out instead of failing the whole page.
+    """
+    remember(e.row.record for e in page.edges if e.row.record is not None)
+    keys = [e.row.key for e in page.edges if e.row.record is None]
+    if not keys:
+        return page
+    found = await asyncio.gather(*(loader.load(k) for k in keys), return_exceptions=True)
+    gone = {k for k, record in zip(keys, found, strict=True) if record is None}
+    return replace(page, edges=[e for e in page.edges if e.row.key not in gone])
 
 
 def _kind(name: str, *parts: object) -> str:
@@ -188,9 +208,8 @@ class Query:
             return await _streams([c.client_streams(flt, direction) for c in connectors])
 
         page = await page_of(_kind("clients", _values(source), describe(flt)), open_streams, args)
-        info.context.loaders.remember_clients(
-            e.row.record for e in page.edges if e.row.record is not None
-        )
+        loaders = info.context.loaders
+        page = await _loaded(page, loaders.client, loaders.remember_clients)
         return to_connection(page, Client.of_row)
 
     @strawberry.field(
@@ -245,9 +264,8 @@ class Query:
             f"{order.field.value}:{order.direction.value}",
         )
         page = await page_of(kind, open_streams, args)
-        info.context.loaders.remember_invoices(
-            e.row.record for e in page.edges if e.row.record is not None
-        )
+        loaders = info.context.loaders
+        page = await _loaded(page, loaders.invoice, loaders.remember_invoices)
         return to_connection(page, Invoice.of_row)
 
     @strawberry.field(
@@ -287,9 +305,8 @@ class Query:
         page = await page_of(
             _kind("subscriptions", _values(source), describe(flt)), open_streams, args
         )
-        info.context.loaders.remember_subscriptions(
-            e.row.record for e in page.edges if e.row.record is not None
-        )
+        loaders = info.context.loaders
+        page = await _loaded(page, loaders.subscription, loaders.remember_subscriptions)
         return to_connection(page, Subscription.of_row)
 
 
