@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .domain import Source
@@ -74,7 +74,6 @@ class Settings:
     # SQLite file of the ClubCollect invoice index; settings built in code (tests)
     # keep it in memory, ``from_env`` defaults to DEFAULT_CLUBCOLLECT_INDEX.
     clubcollect_index: str = ":memory:"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded_sandbox(self) -> bool:
