@@ -247,3 +247,13 @@ async def test_lists_in_memory_page_the_same_way() -> None:
     tail = await paginate("m", streams, first=None, after=None, last=4, before=None)
     assert [e.row.key.id for e in tail.edges] == expected[-4:]
     assert tail.total_count == 11
+
+
+async def test_a_crafted_cursor_that_inflates_hugely_is_refused() -> None:
+    import base64
+    import zlib
+
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"[" * 10_000_000, 9)).decode()
+    up = _upstream(1, {"a": 5})
+    with pytest.raises(InvalidCursor):
+        await paginate("k", up.open(True), first=3, after=bomb, last=None, before=None)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,8 @@ from .connectors.base import Chunk, Row, Stream
 T = TypeVar("T")
 
 _VERSION = 2
+# A cursor never inflates past this: a crafted one cannot make the server allocate much.
+_MAX_CURSOR = 64 * 1024
 # How far before a position hint a resumed read starts, to notice rows removed upstream.
 _SLACK = 2
 
@@ -115,20 +119,28 @@ def _dec(value: Any) -> Any:
     raise ValueError("unknown value in cursor")
 
 
+def _fingerprint(kind: str) -> str:
+    # A cursor carries a digest of its list's description (name, filters, order), not
+    # the description itself: enough to refuse another list's cursor, and short.
+    return hashlib.blake2b(kind.encode(), digest_size=8).hexdigest()
+
+
 def encode_cursor(kind: str, point: Cursor) -> str:
     marks = {sid: [m.hint, _enc(m.sort), _enc(m.tiebreak)] for sid, m in point.marks.items()}
     payload = orjson.dumps(
-        [_VERSION, kind, int(point.reverse), point.at, marks], option=orjson.OPT_SORT_KEYS
+        [_VERSION, _fingerprint(kind), int(point.reverse), point.at, marks],
+        option=orjson.OPT_SORT_KEYS,
     )
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return base64.urlsafe_b64encode(zlib.compress(payload, 9)).decode().rstrip("=")
 
 
 def decode_cursor(kind: str, cursor: str) -> Cursor:
     """The point inside a cursor of list ``kind``."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        packed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = zlib.decompressobj().decompress(packed, _MAX_CURSOR)
         version, cursor_kind, reverse, at, marks = orjson.loads(raw)
-        if version != _VERSION or cursor_kind != kind or reverse not in (0, 1):
+        if version != _VERSION or cursor_kind != _fingerprint(kind) or reverse not in (0, 1):
             raise ValueError("not this list's cursor")
         if at is not None and at not in marks:
             raise ValueError("cursor points at no stream")
@@ -139,7 +151,7 @@ def decode_cursor(kind: str, cursor: str) -> Cursor:
         }
         if len(decoded) != len(marks):
             raise ValueError("bad position in cursor")
-    except (ValueError, TypeError, binascii.Error, InvalidOperation) as exc:
+    except (ValueError, TypeError, binascii.Error, InvalidOperation, zlib.error) as exc:
         raise InvalidCursor(f"{cursor!r} is not a valid cursor for this list") from exc
     return Cursor(bool(reverse), at, decoded)
 
