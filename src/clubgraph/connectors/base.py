@@ -16,6 +16,18 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from ..commands import (
+    SUBSCRIPTION_CAPABILITY,
+    Capability,
+    Channel,
+    CreateInvoice,
+    LineChange,
+    LineInput,
+    NotSupported,
+    SubscriptionCommand,
+    UpdateInvoice,
+    WriteResult,
+)
 from ..domain import (
     ClientRecord,
     InvoiceItemRecord,
@@ -176,9 +188,18 @@ class Stream(Generic[T]):
 
 
 class Connector(abc.ABC):
-    """One source: reads by key in batches, lists as streams."""
+    """One source: reads by key in batches, lists as streams, and the writes it can do.
+
+    A write method either returns what changed or raises ``WriteRejected`` with
+    user errors: rules the source documents are checked before any upstream call, and
+    an upstream refusal is mapped to the same codes. A write of several upstream calls
+    completes or undoes what it did (``PartialWrite`` when it cannot). Writes a source
+    cannot do raise ``NotSupported``, never reach the upstream, and are absent from
+    ``capabilities``.
+    """
 
     source: Source
+    capabilities: frozenset[Capability] = frozenset()
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -256,6 +277,48 @@ class Connector(abc.ABC):
         self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
         """Subscriptions ordered by start date (``subscription_sort_value``), then id."""
+
+    # --- writes: each raises NotSupported unless the connector overrides it ----------
+
+    async def create_invoice(self, cmd: CreateInvoice) -> WriteResult:
+        """Create an invoice with its lines (``WriteResult.invoice``, lines included)."""
+        raise NotSupported(self.source.value, Capability.CREATE_INVOICE)
+
+    async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
+        """Change an invoice's attributes (``WriteResult.invoice``)."""
+        raise NotSupported(self.source.value, Capability.UPDATE_INVOICE)
+
+    async def send_invoice(self, key: Key) -> WriteResult:
+        """Send an invoice to its client (finalizing a draft where needed)."""
+        raise NotSupported(self.source.value, Capability.SEND_INVOICE)
+
+    async def void_invoice(self, key: Key, reason: str | None) -> WriteResult:
+        """Void (cancel, credit and retract) an invoice."""
+        raise NotSupported(self.source.value, Capability.VOID_INVOICE)
+
+    async def delete_invoice(self, key: Key) -> WriteResult:
+        """Delete an invoice (``WriteResult.removed``)."""
+        raise NotSupported(self.source.value, Capability.DELETE_INVOICE)
+
+    async def add_invoice_items(self, key: Key, lines: Sequence[LineInput]) -> WriteResult:
+        """Add lines to an invoice (``WriteResult.invoice`` with all its lines)."""
+        raise NotSupported(self.source.value, Capability.ADD_INVOICE_ITEMS)
+
+    async def update_invoice_item(self, key: Key, change: LineChange) -> WriteResult:
+        """Change one line (``WriteResult.item`` and ``.invoice``)."""
+        raise NotSupported(self.source.value, Capability.UPDATE_INVOICE_ITEM)
+
+    async def remove_invoice_item(self, key: Key) -> WriteResult:
+        """Remove one line (``WriteResult.removed``, and ``.invoice`` as it is now)."""
+        raise NotSupported(self.source.value, Capability.REMOVE_INVOICE_ITEM)
+
+    async def send_invoice_balance_link(self, key: Key, channels: Sequence[Channel]) -> WriteResult:
+        """Send the client a link to pay what is left (``WriteResult.channels``)."""
+        raise NotSupported(self.source.value, Capability.SEND_INVOICE_BALANCE_LINK)
+
+    async def change_subscription(self, cmd: SubscriptionCommand) -> WriteResult:
+        """Cancel, reactivate, freeze, ... a subscription (``WriteResult.subscription``)."""
+        raise NotSupported(self.source.value, SUBSCRIPTION_CAPABILITY[cmd.op])
 
 
 # --- sort values: every stream's Row.sort must be computed by these, so that rows
