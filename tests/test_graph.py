@@ -257,7 +257,7 @@ async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
         t
         for t in data["__schema"]["types"]
         if not t["name"].startswith("__")
-        and t["kind"] in ("OBJECT", "INTERFACE", "ENUM")
+        and t["kind"] in ("OBJECT", "INTERFACE", "ENUM", "INPUT_OBJECT")
         and t["name"] not in ("Boolean", "String")
     ]
     missing = [t["name"] for t in ours if not t["description"]]
@@ -270,6 +270,12 @@ async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
         for f in t["fields"] or []
         for a in f["args"]
         if not a["description"]
+    ]
+    missing += [
+        f"{t['name']}.{f['name']}"
+        for t in ours
+        for f in t["inputFields"] or []
+        if not f["description"]
     ]
     assert missing == []
 

@@ -21,6 +21,7 @@ from strawberry.asgi import GraphQL
 
 from .connectors.base import Connector
 from .domain import Source
+from .idempotency import IdempotencyStore
 from .loaders import Loaders
 from .sandbox.runner import RunningSandbox, start_sandbox
 from .schema import build_schema
@@ -39,6 +40,7 @@ class AppState:
     settings: Settings
     connectors: dict[Source, Connector] = field(default_factory=dict)
     sandbox: RunningSandbox | None = None
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
 
 
 def _raw_number(value: object) -> object:
@@ -66,6 +68,7 @@ class GraphQLApp(GraphQL[Context, None]):
             settings=self.state.settings,
             connectors=self.state.connectors,
             loaders=Loaders(self.state.connectors),
+            idempotency=self.state.idempotency,
             request=request,
             response=response,
         )
@@ -100,12 +103,16 @@ async def _open(state: AppState) -> None:
         state.connectors[cfg.source] = build_connector(
             cfg, warn_dev_credentials=not embedded, clubcollect_index=index
         )
+    # Like the index, the keys of writes to the embedded sandbox must not outlive it.
+    state.idempotency = IdempotencyStore(":memory:" if embedded else settings.state_db)
+    await state.idempotency.start()
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
 
 
 async def _close(state: AppState) -> None:
     await asyncio.gather(*(c.close() for c in state.connectors.values()))
     state.connectors.clear()
+    await state.idempotency.close()
     if state.sandbox is not None:
         await state.sandbox.stop()
         state.sandbox = None

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from .commands import WriteResult
 from .connectors.base import ClientFilter, Connector, Stream, normalize_email
 from .domain import (
     ClientRecord,
@@ -74,6 +75,37 @@ class Loaders:
         for record in records:
             self.invoice.prime(record.key, record)
             self._seen_invoice(record)
+
+    def wrote(self, result: WriteResult) -> None:
+        """Read-after-write: what a write returned replaces what this request had
+        cached, and lists that may now differ are forgotten."""
+        if result.removed is not None:
+            for loader in (self.invoice, self.invoice_item, self.subscription):
+                loader.clear(result.removed)
+            self.invoice_items.clear(result.removed)
+        invoice = result.invoice
+        if isinstance(invoice, InvoiceRecord):
+            self.invoice.clear(invoice.key)
+            self.invoice_items.clear(invoice.key)
+            self.invoice.prime(invoice.key, invoice)
+            if invoice.items is not None:
+                for line in invoice.items:
+                    self.invoice_item.clear(line.key)
+            self._seen_invoice(invoice)
+            if invoice.client_key is not None:
+                self.client_invoices.clear(invoice.client_key)
+            if invoice.subscription_key is not None:
+                self.subscription_invoices.clear(invoice.subscription_key)
+        item = result.item
+        if isinstance(item, InvoiceItemRecord):
+            self.invoice_item.clear(item.key)
+            self.invoice_item.prime(item.key, item)
+        subscription = result.subscription
+        if isinstance(subscription, SubscriptionRecord):
+            self.subscription.clear(subscription.key)
+            self.subscription.prime(subscription.key, subscription)
+            if subscription.client_key is not None:
+                self.client_subscriptions.clear(subscription.client_key)
 
     def remember_clients(self, records: Iterable[ClientRecord]) -> None:
         for record in records:

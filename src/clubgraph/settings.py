@@ -18,6 +18,7 @@ URL_VARS: dict[Source, str] = {
 
 # Where the ClubCollect invoice index lives when the environment does not say.
 DEFAULT_CLUBCOLLECT_INDEX = ".clubgraph/clubcollect-index.sqlite3"
+DEFAULT_STATE_DB = ".clubgraph/state.sqlite3"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -74,6 +75,8 @@ class Settings:
     # SQLite file of the ClubCollect invoice index; settings built in code (tests)
     # keep it in memory, ``from_env`` defaults to DEFAULT_CLUBCOLLECT_INDEX.
     clubcollect_index: str = ":memory:"
+    # The idempotency keys of mutations; a file survives restarts.
+    state_db: str = ":memory:"
 
     @property
     def embedded_sandbox(self) -> bool:
@@ -103,6 +106,7 @@ class Settings:
             sandbox_latency_ms=_int(env, "CLUBGRAPH_SANDBOX_LATENCY_MS", 0),
             sandbox_port_base=_int(env, "CLUBGRAPH_SANDBOX_PORT_BASE", 0) if port_base else None,
             sandbox_seed=_int(env, "CLUBGRAPH_SANDBOX_SEED", 7),
+            state_db=env.get("CLUBGRAPH_STATE_DB", "").strip() or DEFAULT_STATE_DB,
             clubcollect_index=env.get("CLUBGRAPH_CLUBCOLLECT_INDEX", "").strip()
             or DEFAULT_CLUBCOLLECT_INDEX,
         )

@@ -8,6 +8,7 @@ from strawberry.schema.config import StrawberryConfig
 from .client import Client
 from .errors import CodedErrors
 from .invoice import Invoice, InvoiceItem
+from .mutations import Mutation
 from .query import Query
 from .subscription import Subscription
 from .tracing import UpstreamTracing
@@ -19,6 +20,7 @@ def build_schema() -> strawberry.Schema:
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=[Client, Invoice, InvoiceItem, Subscription],
         extensions=[CodedErrors, UpstreamTracing],
         config=StrawberryConfig(auto_camel_case=True),

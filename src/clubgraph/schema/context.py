@@ -8,6 +8,7 @@ from typing import Any
 
 from ..connectors.base import Connector
 from ..domain import Source
+from ..idempotency import IdempotencyStore
 from ..loaders import Loaders
 from ..settings import Settings
 
@@ -19,5 +20,8 @@ class Context:
     settings: Settings
     connectors: Mapping[Source, Connector]
     loaders: Loaders
+    idempotency: IdempotencyStore
+    # Whose idempotency keys these are (one caller's keys never answer another's).
+    scope: str = "anonymous"
     request: Any = None
     response: Any = None

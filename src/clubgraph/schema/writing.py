@@ -1,0 +1,249 @@
+"""How every mutation runs: one source, its capability, the idempotency key, the write,
+its errors as data, and read-after-write."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from .. import ids
+from ..commands import (
+    Capability,
+    ErrorCode,
+    PartialWrite,
+    UserError,
+    WriteRejected,
+    WriteResult,
+)
+from ..connectors.base import Connector
+from ..domain import EntityType, Key, Source
+from ..errors import UpstreamError, UpstreamNotFound
+from ..idempotency import ClaimState, fingerprint
+from .node import Ctx
+
+log = logging.getLogger("clubgraph")
+
+strawberry.enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description=(
+        "Why a write was refused, the same for every source. REQUIRED, INVALID, TOO_LONG: "
+        "fix the field. CONTACT_REQUIRED: ClubCollect needs an email, phone or address. "
+        "AMOUNT_MISMATCH: a total is not the sum of its lines. CONFLICTING_DISCOUNTS: Tight "
+        "takes a discount amount or percent, not both. PAYMENT_METHOD_REQUIRED: Tight needs "
+        "cash, card or ACH accepted. DUPLICATE: an id already used. NOT_FOUND: no such "
+        "entity. NOT_SUPPORTED: the source cannot do this (see `Query.sources`). "
+        "INVALID_STATE: not possible in the entity's current state. ALREADY_DONE: it "
+        "already happened. PAYMENT_IN_PROGRESS: wait for the payment. IDEMPOTENCY_CONFLICT: "
+        "the key was used for another request. IN_PROGRESS: the first request with this "
+        "key has not finished; retry. UPSTREAM_FAILED: the source failed; see the message. "
+        "UNKNOWN: the source refused with a code not known here; see `sourceCode`."
+    ),
+)
+strawberry.enum(
+    Capability,
+    name="Capability",
+    description="A write a source can do; a UI can hide what a club's source cannot do.",
+)
+
+
+@strawberry.type(description="Why a write was refused: errors are data, not exceptions.")
+class MutationError:
+    field: list[str] | None = strawberry.field(
+        description="Path of the input field at fault (e.g. ['lines', '2', 'unitPrice']); "
+        "null when the whole input is at fault."
+    )
+    code: ErrorCode = strawberry.field(description="What went wrong, the same for every source.")
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    source_code: str | None = strawberry.field(
+        description="The source's own error code (e.g. ClubCollect's invalid_customer_email)."
+    )
+
+
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def _camel(name: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+
+
+def to_graphql(error: UserError, names: Mapping[str, str]) -> MutationError:
+    """A domain error with its field path in the mutation input's names."""
+    path = [names.get(part, _camel(part)) for part in error.field]
+    return MutationError(
+        field=path or None,
+        code=error.code,
+        message=error.message,
+        source_code=error.source_code,
+    )
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a mutation resolved to: entity keys to show and errors, storable as JSON."""
+
+    errors: list[UserError] = field(default_factory=list)
+    invoice: Key | None = None
+    item: Key | None = None
+    subscription: Key | None = None
+    removed: Key | None = None
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    result: WriteResult | None = None  # the records, when the write ran in this request
+
+    def dump(self) -> dict[str, Any]:
+        def gid(key: Key | None) -> str | None:
+            return None if key is None else ids.encode(key)
+
+        return {
+            "errors": [_dump_error(e) for e in self.errors],
+            "invoice": gid(self.invoice),
+            "item": gid(self.item),
+            "subscription": gid(self.subscription),
+            "removed": gid(self.removed),
+            "channels": self.channels,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Outcome:
+        def key(value: str | None) -> Key | None:
+            return None if value is None else ids.decode(value)
+
+        return cls(
+            errors=[
+                UserError(tuple(f), ErrorCode(c), m, s) for f, c, m, s in data.get("errors", [])
+            ],
+            invoice=key(data.get("invoice")),
+            item=key(data.get("item")),
+            subscription=key(data.get("subscription")),
+            removed=key(data.get("removed")),
+            channels=list(data.get("channels", [])),
+        )
+
+
+def refused(code: ErrorCode, message: str, *path: str) -> Outcome:
+    return Outcome(errors=[UserError(tuple(path), code, message)])
+
+
+def target(info: Ctx, global_id: str, expected: EntityType, path: str) -> Key | Outcome:
+    """The key behind an input ID, or an outcome that says it is not there."""
+    try:
+        key = ids.decode(global_id, expected)
+    except ids.InvalidGlobalId as exc:
+        return refused(ErrorCode.INVALID, str(exc), path)
+    if key.source not in info.context.connectors:
+        # A source this server does not reach answers like an id that does not exist.
+        return refused(ErrorCode.NOT_FOUND, f"No {expected.value} with this ID.", path)
+    return key
+
+
+Write = Callable[[Connector], Awaitable[WriteResult]]
+
+
+async def run_write(
+    info: Ctx,
+    *,
+    operation: str,
+    source: Source,
+    capability: Capability,
+    idempotency_key: str,
+    request: Any,
+    write: Write,
+) -> Outcome:
+    """Run one write once per idempotency key, with its errors as data."""
+    context = info.context
+    connector = context.connectors.get(source)
+    if connector is None:
+        return refused(ErrorCode.NOT_FOUND, f"{source.value} is not configured here.")
+    if capability not in connector.capabilities:
+        message = f"{source.value} cannot {capability.value.lower().replace('_', ' ')}."
+        return refused(ErrorCode.NOT_SUPPORTED, message)
+    if not idempotency_key.strip():
+        return refused(ErrorCode.REQUIRED, "An idempotency key is required.", "idempotency_key")
+    store = context.idempotency
+    scope = context.scope
+    digest = fingerprint(operation, request)
+    claim = await store.claim(scope, idempotency_key, operation, digest)
+    if claim.state is ClaimState.DONE:
+        return Outcome.load(claim.result)
+    if claim.state is ClaimState.CONFLICT:
+        return refused(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            "This idempotency key was used for a different request; use a new key.",
+            "idempotency_key",
+        )
+    if claim.state is ClaimState.PENDING:
+        return refused(
+            ErrorCode.IN_PROGRESS,
+            "The first request with this idempotency key has not finished; retry shortly.",
+            "idempotency_key",
+        )
+    try:
+        result = await write(connector)
+    except WriteRejected as exc:
+        outcome = Outcome(errors=list(exc.errors))
+    except PartialWrite as exc:
+        log.error("partial write in %s: %s (cause: %s)", operation, exc, exc.cause)
+        names = ", ".join(ids.encode(k) for k in exc.created)
+        outcome = refused(
+            ErrorCode.UPSTREAM_FAILED,
+            f"{exc}. What exists upstream now: {names or 'nothing'}.",
+        )
+        outcome.invoice = next((k for k in exc.created if k.type is EntityType.INVOICE), None)
+    except UpstreamNotFound as exc:
+        await store.release(scope, idempotency_key)
+        return Outcome(errors=[UserError((), ErrorCode.NOT_FOUND, "Not found.", _status(exc))])
+    except UpstreamError as exc:
+        # Nothing is known to be written: give the key back so a retry runs afresh.
+        await store.release(scope, idempotency_key)
+        log.warning("write %s failed upstream: %s", operation, exc)
+        return Outcome(
+            errors=[
+                UserError(
+                    (),
+                    ErrorCode.UPSTREAM_FAILED,
+                    f"The {exc.source} source failed ({exc.code}); nothing was changed, retry.",
+                    _status(exc),
+                )
+            ]
+        )
+    except BaseException:
+        await store.release(scope, idempotency_key)
+        raise
+    else:
+        outcome = Outcome(
+            invoice=_key(result.invoice),
+            item=_key(result.item),
+            subscription=_key(result.subscription),
+            removed=result.removed,
+            channels=[
+                {
+                    "channel": c.channel.value,
+                    "success": c.success,
+                    "error": None if c.error is None else _dump_error(c.error),
+                }
+                for c in result.channels
+            ],
+            result=result,
+        )
+        context.loaders.wrote(result)
+    await store.complete(scope, idempotency_key, outcome.dump())
+    return outcome
+
+
+def _dump_error(error: UserError) -> list[Any]:
+    return [list(error.field), error.code.value, error.message, error.source_code]
+
+
+def _key(record: Any) -> Key | None:
+    return None if record is None else record.key
+
+
+def _status(exc: UpstreamError) -> str | None:
+    if exc.details:
+        return exc.details[0].code
+    return None if exc.status is None else str(exc.status)
