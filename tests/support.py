@@ -20,18 +20,27 @@ class GraphServer:
     sandbox: RunningSandbox
     http: aiohttp.ClientSession
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> dict[str, Any]:
         """POST a GraphQL request; return the whole response body."""
-        async with self.http.post(
-            self.url + "/graphql", json={"query": query, "variables": variables or {}}
-        ) as resp:
+        payload = {"query": query, "variables": variables or {}, "operationName": operation}
+        async with self.http.post(self.url + "/graphql", json=payload) as resp:
             assert resp.status == 200, await resp.text()
             body: dict[str, Any] = await resp.json()
             return body
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> dict[str, Any]:
         """POST a GraphQL request that must succeed; return its data."""
-        body = await self.query(query, variables)
+        body = await self.query(query, variables, operation)
         assert "errors" not in body, body["errors"]
         data: dict[str, Any] = body["data"]
         return data

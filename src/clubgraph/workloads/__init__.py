@@ -1,10 +1,15 @@
-"""The canonical workloads W1-W3 (DESIGN.md) that tests, GraphiQL and benchmarks share."""
+"""The canonical workloads W1-W4 (DESIGN.md) that tests, GraphiQL and benchmarks share."""
 
 from __future__ import annotations
 
 from importlib.resources import files
 
-NAMES = {"W1": "w1_dashboard", "W2": "w2_large_list", "W3": "w3_member_view"}
+NAMES = {
+    "W1": "w1_dashboard",
+    "W2": "w2_large_list",
+    "W3": "w3_member_view",
+    "W4": "w4_write",
+}
 
 
 def load(name: str) -> str:
