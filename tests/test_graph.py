@@ -251,7 +251,8 @@ async def test_w3_shows_one_person_across_all_sources(graph: GraphServer) -> Non
 async def test_every_type_and_field_is_described(graph: GraphServer) -> None:
     data = await graph.data(
         """{ __schema { types { name kind description
-             fields { name description args { name description } } } } }"""
+             fields { name description args { name description } }
+             inputFields { name description } } } }"""
     )
     ours = [
         t

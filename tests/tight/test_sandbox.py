@@ -328,7 +328,7 @@ async def test_draft_lifecycle_is_visible_in_reads(
     status, twice = await send(
         http, "POST", "/v5/invoicing/invoice/cancel", auth, {"id": created["invoiceId"]}
     )
-    assert (status, twice["errors"]["globalErrors"][0]["type"]) == (409, "INVALID_STATUS")
+    assert (status, twice["errors"]["globalErrors"][0]["type"]) == (409, "ALREADY_CANCELLED")
 
 
 async def test_refund_of_a_paid_invoice(http: aiohttp.ClientSession, auth: dict[str, str]) -> None:

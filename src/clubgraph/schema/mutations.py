@@ -541,7 +541,7 @@ class Mutation:
 
     @strawberry.mutation(description="Add lines to an invoice (TimeTap).")
     async def add_invoice_items(
-        self, info: Ctx, input: AddInvoiceItemsInput
+        self, info: Ctx, input: Annotated[AddInvoiceItemsInput, _INPUT]
     ) -> AddInvoiceItemsPayload:
         lines = _lines(input.items)
         outcome = await _invoice_write(
@@ -559,7 +559,7 @@ class Mutation:
 
     @strawberry.mutation(description="Change one invoice line (TimeTap).")
     async def update_invoice_item(
-        self, info: Ctx, input: UpdateInvoiceItemInput
+        self, info: Ctx, input: Annotated[UpdateInvoiceItemInput, _INPUT]
     ) -> UpdateInvoiceItemPayload:
         key = target(info, input.item_id, EntityType.INVOICE_ITEM, "key")
         if isinstance(key, Outcome):
@@ -593,7 +593,7 @@ class Mutation:
 
     @strawberry.mutation(description="Remove one invoice line (TimeTap).")
     async def remove_invoice_item(
-        self, info: Ctx, input: RemoveInvoiceItemInput
+        self, info: Ctx, input: Annotated[RemoveInvoiceItemInput, _INPUT]
     ) -> RemoveInvoiceItemPayload:
         key = target(info, input.item_id, EntityType.INVOICE_ITEM, "key")
         if isinstance(key, Outcome):
@@ -619,7 +619,7 @@ class Mutation:
         description="Send the client a link to pay what is left (FitnessForce), per channel."
     )
     async def send_invoice_balance_link(
-        self, info: Ctx, input: SendInvoiceBalanceLinkInput
+        self, info: Ctx, input: Annotated[SendInvoiceBalanceLinkInput, _INPUT]
     ) -> SendInvoiceBalanceLinkPayload:
         channels = tuple(input.channels)
         outcome = await _invoice_write(
@@ -654,7 +654,7 @@ class Mutation:
 
     @strawberry.mutation(description="Cancel a membership (FitnessForce).")
     async def cancel_subscription(
-        self, info: Ctx, input: CancelSubscriptionInput
+        self, info: Ctx, input: Annotated[CancelSubscriptionInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(
             info, input, SubscriptionOp.CANCEL, on=input.on, reason=input.reason
@@ -662,13 +662,13 @@ class Mutation:
 
     @strawberry.mutation(description="Reactivate a cancelled membership (FitnessForce).")
     async def reactivate_subscription(
-        self, info: Ctx, input: ReactivateSubscriptionInput
+        self, info: Ctx, input: Annotated[ReactivateSubscriptionInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.REACTIVATE, on=input.on)
 
     @strawberry.mutation(description="Freeze a membership for a period (FitnessForce).")
     async def freeze_subscription(
-        self, info: Ctx, input: FreezeSubscriptionInput
+        self, info: Ctx, input: Annotated[FreezeSubscriptionInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(
             info,
@@ -681,36 +681,36 @@ class Mutation:
 
     @strawberry.mutation(description="End a running freeze early (FitnessForce).")
     async def stop_subscription_freeze(
-        self, info: Ctx, input: StopSubscriptionFreezeInput
+        self, info: Ctx, input: Annotated[StopSubscriptionFreezeInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.STOP_FREEZE, on=input.on)
 
     @strawberry.mutation(description="Cancel a freeze that has not started (FitnessForce).")
     async def cancel_subscription_freeze(
-        self, info: Ctx, input: CancelSubscriptionFreezeInput
+        self, info: Ctx, input: Annotated[CancelSubscriptionFreezeInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.CANCEL_FREEZE)
 
     @strawberry.mutation(description="Move the day a membership starts (FitnessForce).")
     async def change_subscription_start_date(
-        self, info: Ctx, input: ChangeSubscriptionDateInput
+        self, info: Ctx, input: Annotated[ChangeSubscriptionDateInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.CHANGE_START, on=input.on)
 
     @strawberry.mutation(description="Move the day a membership ends (FitnessForce).")
     async def change_subscription_end_date(
-        self, info: Ctx, input: ChangeSubscriptionDateInput
+        self, info: Ctx, input: Annotated[ChangeSubscriptionDateInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.CHANGE_END, on=input.on)
 
     @strawberry.mutation(description="Void a membership (FitnessForce).")
     async def void_subscription(
-        self, info: Ctx, input: VoidSubscriptionInput
+        self, info: Ctx, input: Annotated[VoidSubscriptionInput, _INPUT]
     ) -> SubscriptionPayload:
         return await _subscription_write(info, input, SubscriptionOp.VOID, reason=input.reason)
 
 
-async def _create_invoice(info: Ctx, input: Annotated[CreateInvoiceInput, _INPUT]) -> Outcome:
+async def _create_invoice(info: Ctx, input: CreateInvoiceInput) -> Outcome:
     client: Key | None = None
     if input.client_id is not None:
         found = target(info, input.client_id, EntityType.CLIENT, "client")

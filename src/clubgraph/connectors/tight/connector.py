@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ...commands import Capability, CreateInvoice, UpdateInvoice, WriteResult
 from ...domain import (
     ClientRecord,
     InvoiceItemRecord,
@@ -32,7 +33,7 @@ from ..base import (
 )
 from ..fanout import by_distinct
 from ..paging import PageFetcher, paged_stream
-from . import mapping
+from . import mapping, rules, writes
 from .auth import TightAuth, parse_errors
 from .credentials import TightCredentials
 from .queries import ListQuery, client_query, invoice_query, subscription_query
@@ -55,6 +56,14 @@ class TightConnector(Connector):
     """
 
     source = Source.TIGHT
+    capabilities = frozenset(
+        {
+            Capability.CREATE_INVOICE,
+            Capability.UPDATE_INVOICE,
+            Capability.SEND_INVOICE,
+            Capability.VOID_INVOICE,
+        }
+    )
 
     def __init__(
         self, base_url: str, credentials: TightCredentials, *, page_size: int = MAX_PAGE_SIZE
@@ -244,6 +253,36 @@ class TightConnector(Connector):
 
         found = await by_distinct((k.id for k in subscription_keys), fetch)
         return [[mapping.map_invoice(r, k.tenant) for r in found[k.id]] for k in subscription_keys]
+
+    # --- writes: drafts are created and changed, then sent; any unpaid invoice cancelled --
+
+    async def create_invoice(self, cmd: CreateInvoice) -> WriteResult:
+        """A draft with its lines (one call); with ``send``, finalized and sent (a second)."""
+        rules.raise_if(rules.check_create(cmd))
+        rules.raise_if(rules.check_client(cmd, await self.tenants()))
+        assert cmd.client is not None
+        raw = await writes.create(self.http, cmd)
+        return WriteResult(invoice=mapping.map_invoice(raw, cmd.client.tenant))
+
+    async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
+        """Change a draft's due date, note, number or email (``INVALID_STATE`` once sent)."""
+        rules.raise_if(rules.check_update(cmd))
+        invoice_id = rules.target_id(cmd.key, await self.tenants())
+        body = writes.update_body(invoice_id, cmd)
+        raw = await writes.call(self.http, "PUT", writes.DRAFT, body)
+        return WriteResult(invoice=mapping.map_invoice(raw, cmd.key.tenant))
+
+    async def send_invoice(self, key: Key) -> WriteResult:
+        """Finalize and send a draft (``INVALID_STATE`` if it is not one)."""
+        invoice_id = rules.target_id(key, await self.tenants())
+        raw = await writes.call(self.http, "POST", writes.SEND, {"id": invoice_id})
+        return WriteResult(invoice=mapping.map_invoice(raw, key.tenant))
+
+    async def void_invoice(self, key: Key, reason: str | None) -> WriteResult:
+        """Cancel an unpaid invoice; Tight keeps no reason, so ``reason`` is not sent."""
+        invoice_id = rules.target_id(key, await self.tenants())
+        raw = await writes.call(self.http, "POST", writes.CANCEL, {"id": invoice_id})
+        return WriteResult(invoice=mapping.map_invoice(raw, key.tenant))
 
     # --- lists --------------------------------------------------------------------
 

@@ -50,6 +50,11 @@ Inferred (marked ``# inferred:`` where they are served):
   ``salesTax`` as a percent rate, invoice ``salesTax`` as the dollar total of line taxes,
   discounts applied to the subtotal before tax is added, and recurring children carrying
   ``frequency: ONE_TIME``; the key exchange taking the key in a ``clientInvoiceKey`` header.
+- Write rules beyond the documented ones: line quantities above zero; ``invoiceNo``
+  settable on a draft, a positive integer unique in the business (``DUPLICATE``);
+  ``customData`` as JSON text (counted as sent) or an object (counted as compact JSON);
+  a line's ``apiItemId`` kept as given; cancelling a cancelled invoice is
+  ``ALREADY_CANCELLED``. No call deletes an invoice: a draft is withdrawn by cancelling it.
 
 Sandbox controls: ``POST /__sandbox/tokens/expire`` expires every access token.
 """

@@ -33,7 +33,7 @@ _EDITABLE = (
     "name", "date", "term", "dueDate", "personalNote", "frequency", "sendEmail",
     "reminderSchedule", "email", "ccEmails", "bccEmails", "acceptACH", "acceptCredit",
     "acceptCash", "discountAmount", "discountPercent", "customData", "apiInvoiceId",
-    "apiName", "currency",
+    "apiName", "currency", "invoiceNo",
 )  # fmt: skip
 
 
@@ -58,18 +58,59 @@ def _check_date(errors: FieldErrors, body: dict[str, Any], name: str) -> None:
         errors.add(name, "INVALID_DATE", f"{name} must be a date (YYYY-MM-DD)")
 
 
-def _check_number(errors: FieldErrors, where: str, value: Any, low: int, high: int | None) -> None:
+def _check_number(
+    errors: FieldErrors,
+    where: str,
+    value: Any,
+    low: int,
+    high: int | None,
+    *,
+    above: bool = False,
+) -> None:
+    """A number within ``low``..``high`` (``above``: strictly greater than ``low``)."""
     try:
         number = decimal_of(value)
     except ValueError:
         errors.add(where, "INVALID_VALUE", f"{where} must be a number")
         return
-    if number < low or (high is not None and number > high):
+    too_low = number <= low if above else number < low
+    if too_low or (high is not None and number > high):
         errors.add(where, "INVALID_VALUE", f"{where} is out of range")
 
 
+def _check_custom_data(errors: FieldErrors, value: Any) -> None:
+    """At most 2000 characters: a string as sent, an object as compact JSON text."""
+    # inferred: customData may come as JSON text (kept as given) or as an object, and a
+    # text too long is refused for its length before its syntax is looked at.
+    text = value if isinstance(value, str) else orjson.dumps(value or {}).decode()
+    if len(text) > CUSTOM_DATA_MAX:
+        errors.add("customData", "CUSTOM_DATA_TOO_LONG", "customData exceeds 2000 characters")
+        return
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        errors.add("customData", "INVALID_JSON", "customData is not valid JSON")
+
+
+def _check_invoice_no(
+    errors: FieldErrors, state: TightState, body: dict[str, Any], own_id: int | None
+) -> None:
+    # inferred: an invoice number is a positive integer, unique within the business.
+    if "invoiceNo" not in body:
+        return
+    number = body["invoiceNo"]
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        errors.add("invoiceNo", "INVALID_VALUE", "invoiceNo must be a positive integer")
+    elif any(i["invoiceNo"] == number and i["id"] != own_id for i in state.invoices.values()):
+        errors.add("invoiceNo", "DUPLICATE", f"Invoice number {number} is already used")
+
+
 def _validate(
-    state: TightState, body: dict[str, Any], merged: dict[str, Any], creating: bool
+    state: TightState,
+    body: dict[str, Any],
+    merged: dict[str, Any],
+    creating: bool,
+    own_id: int | None = None,
 ) -> None:
     """Tight's documented rules, plus the field checks any invoice API makes."""
     errors = FieldErrors()
@@ -105,8 +146,8 @@ def _validate(
             "At least one of acceptCredit, acceptCash, or acceptACH must be true",
         )
     # documented: customData holds at most 2000 characters.
-    if len(orjson.dumps(merged.get("customData") or {})) > CUSTOM_DATA_MAX:
-        errors.add("customData", "CUSTOM_DATA_TOO_LONG", "customData exceeds 2000 characters")
+    _check_custom_data(errors, merged.get("customData"))
+    _check_invoice_no(errors, state, body, own_id)
     for name in ("email",):
         if name in body and not (isinstance(body[name], str) and _EMAIL.match(body[name])):
             errors.add(name, "INVALID_EMAIL", f"{name} is not a valid email address")
@@ -120,7 +161,9 @@ def _validate(
                 if not isinstance(line, dict) or not line.get("description"):
                     errors.add(f"{where}.description", "REQUIRED", "description is required")
                     continue
-                _check_number(errors, f"{where}.quantity", line.get("quantity", 1), 0, None)
+                # inferred: a line bills a positive quantity.
+                quantity = line.get("quantity", 1)
+                _check_number(errors, f"{where}.quantity", quantity, 0, None, above=True)
                 _check_number(errors, f"{where}.price", line.get("price"), -(10**7), 10**7)
                 _check_number(errors, f"{where}.salesTax", line.get("salesTax", 0), 0, 100)
     errors.raise_if_any()
@@ -133,7 +176,12 @@ def _apply(state: TightState, invoice: dict[str, Any], body: dict[str, Any]) -> 
     if body.get("lineItems") is not None:
         invoice["lineItems"] = [
             line_json(
-                state, ln["description"], ln.get("quantity", 1), ln["price"], ln.get("salesTax", 0)
+                state,
+                ln["description"],
+                ln.get("quantity", 1),
+                ln["price"],
+                ln.get("salesTax", 0),
+                api_item_id=ln.get("apiItemId"),
             )
             for ln in body["lineItems"]
         ]
@@ -186,7 +234,7 @@ async def update_draft(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await json_body(request)
     invoice = _draft(request, body)
-    _validate(state, body, {**invoice, **body}, creating=False)
+    _validate(state, body, {**invoice, **body}, creating=False, own_id=invoice["id"])
     _apply(state, invoice, body)
     return _written(invoice)
 
@@ -211,6 +259,8 @@ async def cancel(request: web.Request) -> web.Response:
     require_token(request)
     body = await json_body(request)
     invoice = invoice_or_404(request, body.get("id"))
+    if invoice["status"] == "CANCELLED":
+        fail(409, "ALREADY_CANCELLED", f"Invoice {invoice['id']} is already cancelled")
     if invoice["status"] not in ("DRAFT", "SCHEDULED", "OPEN"):
         fail(409, "INVALID_STATUS", f"Invoice with status {invoice['status']} cannot be cancelled")
     if invoice["amountPaid"] and not invoice["isRecurringParent"]:

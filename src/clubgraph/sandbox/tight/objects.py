@@ -153,7 +153,13 @@ def invoice_json(
 
 
 def line_json(
-    state: TightState, description: str, quantity: Any, price: Any, tax: Any
+    state: TightState,
+    description: str,
+    quantity: Any,
+    price: Any,
+    tax: Any,
+    *,
+    api_item_id: str | None = None,
 ) -> dict[str, Any]:
     line_id = state.next_line_id
     state.next_line_id += 1
@@ -166,6 +172,6 @@ def line_json(
         "amount": 0.0,
         "expenseId": None,
         "glAccountId": 4000,
-        "apiItemId": None,
+        "apiItemId": api_item_id,
         "customData": {},
     }
