@@ -93,11 +93,10 @@ async def test_w4_creates_an_invoice_with_three_lines_and_reads_it_back(
     assert invoice["source"] == source
     assert Decimal(invoice["total"]["amount"]) >= TOTAL - Decimal("0.01")
     lines = invoice["items"]["nodes"]
-    assert [
-        (line["description"], Decimal(line["quantity"]), Decimal(line["unitPrice"]["amount"]))
-        for line in lines
-    ] == [
-        (line["description"], Decimal(line["quantity"]), Decimal(line["unitPrice"]))
+    # ClubCollect lines carry an amount only (2 x 35.10 is one line of 70.20): compare
+    # what every source keeps, the description and the line's total.
+    assert [(line["description"], Decimal(line["total"]["amount"])) for line in lines] == [
+        (line["description"], Decimal(line["quantity"]) * Decimal(line["unitPrice"]))
         for line in LINES
     ]
     again = await graph.data(W4, {"id": invoice["id"]}, "W4ReadBack")
@@ -231,9 +230,9 @@ async def test_a_failed_second_call_undoes_the_first(graph: GraphServer) -> None
     input_ = await _create_input(graph, "TIGHT")
     input_["send"] = True
     client_id = input_["clientId"]
-    before = await graph.data(
-        "query($c: ID!) { invoices(first: 100, clientId: $c) { totalCount } }", {"c": client_id}
-    )
+    open_query = """query($c: ID!) { invoices(first: 100, clientId: $c,
+        status: [DRAFT, OPEN, SCHEDULED, PARTIALLY_PAID]) { totalCount } }"""
+    before = await graph.data(open_query, {"c": client_id})
     async with graph.http.post(
         graph.sandbox.urls["tight"] + "/__sandbox/faults",
         json={"method": "POST", "path": "/send$", "status": 503, "times": 1},
@@ -242,13 +241,9 @@ async def test_a_failed_second_call_undoes_the_first(graph: GraphServer) -> None
     payload = (await graph.data(W4, {"input": input_}, "W4CreateInvoice"))["createInvoice"]
     assert [e["code"] for e in payload["userErrors"]] == ["UPSTREAM_FAILED"]
     assert payload["invoice"] is None
-    after = await graph.data(
-        "query($c: ID!) { invoices(first: 100, clientId: $c) { nodes { status } totalCount } }",
-        {"c": client_id},
-    )
-    # The draft made by the first call is gone or cancelled: nothing open is left behind.
-    grown = after["invoices"]["totalCount"] - before["invoices"]["totalCount"]
-    assert grown == 0 or after["invoices"]["nodes"][0]["status"] == "VOID"
+    # The draft the first call made is undone (cancelled): nothing open is left behind.
+    after = await graph.data(open_query, {"c": client_id})
+    assert after["invoices"]["totalCount"] == before["invoices"]["totalCount"]
     # And the key was given back: the same request can be retried and now succeeds.
     retried = (await graph.data(W4, {"input": input_}, "W4CreateInvoice"))["createInvoice"]
     assert retried["userErrors"] == []

@@ -41,6 +41,7 @@ from .inputs import reverse as reverse_order
 from .invoice import Invoice, InvoiceItem, invoice_connection, order_of
 from .node import Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
 from .person import Person
+from .sources import SourceInfo, sources
 from .subscription import Subscription, subscription_connection
 
 SourceArg = Annotated[
@@ -167,6 +168,12 @@ class Query:
     async def subscription(self, info: Ctx, id: IdArg) -> Subscription | None:
         node = await _load_node(info, ids.decode(id, EntityType.SUBSCRIPTION))
         return node if isinstance(node, Subscription) else None
+
+    @strawberry.field(
+        description="Every upstream platform: whether it is reachable here, and its writes."
+    )
+    def sources(self, info: Ctx) -> list[SourceInfo]:
+        return sources(info)
 
     @strawberry.field(description="One person across sources, by email address (case-insensitive).")
     async def person(

@@ -206,7 +206,8 @@ async def run_write(
                 UserError(
                     (),
                     ErrorCode.UPSTREAM_FAILED,
-                    f"The {exc.source} source failed ({exc.code}); nothing was changed, retry.",
+                    f"The {exc.source} source failed ({exc.code}); what this request had "
+                    "started was undone (a draft may remain, cancelled). Retry.",
                     _status(exc),
                 )
             ]
