@@ -32,7 +32,7 @@ from clubgraph.domain import (
     Source,
     SubscriptionStatus,
 )
-from clubgraph.errors import UpstreamAuthError, UpstreamConflict, UpstreamValidationError
+from clubgraph.errors import UpstreamAuthError
 from clubgraph.http import UpstreamHTTP
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 
@@ -272,33 +272,6 @@ async def test_bad_credentials_raise_auth_error(sandbox: RunningSandbox) -> None
         assert [d.code for d in info.value.details] == ["InvalidCredentials"]
     finally:
         await conn.close()
-
-
-async def test_writes_raise_typed_errors_with_source_codes(conn: FitnessForceConnector) -> None:
-    flt = InvoiceFilter(statuses=frozenset({InvoiceStatus.OPEN}), tenant="101")
-    [stream] = await conn.invoice_streams(flt, InvoiceOrder())
-    inv = (await stream.fetch(0, 1)).rows[0].record
-    results = await conn.send_invoice_clear_balance_link(inv.key, ["None"])
-    assert [(r["channel"], r["success"]) for r in results] == [("None", True)]
-    with pytest.raises(UpstreamValidationError) as info:
-        await conn.send_invoice_clear_balance_link(inv.key, ["Pigeon"])
-    assert [(d.code, d.field) for d in info.value.details] == [("InvalidChannel", "channel")]
-    voided = await conn.void_invoice(inv.key, "duplicate")
-    assert (voided.status, voided.balance_due.amount) == (InvoiceStatus.VOID, 0)
-    [reread] = await conn.invoices([inv.key])
-    assert reread is not None
-    assert reread.status is InvoiceStatus.VOID
-    with pytest.raises(UpstreamConflict) as conflict:
-        await conn.void_invoice(inv.key, "again")
-    assert conflict.value.details[0].code == "InvoiceAlreadyVoid"
-
-    sflt = SubscriptionFilter(statuses=frozenset({SubscriptionStatus.ACTIVE}), tenant="102")
-    [sstream] = await conn.subscription_streams(sflt)
-    sub = next(r.record for r in (await sstream.fetch(0, 50)).rows if not r.record.raw["freezes"])
-    freeze = await conn.freeze_subscription(sub.key, "2099-01-01", "2099-02-01", "travel")
-    assert freeze["status"] == "Scheduled"
-    cancelled = await conn.cancel_subscription(sub.key, "moving")
-    assert cancelled.status is SubscriptionStatus.CANCELLED
 
 
 async def test_concurrent_calls_refused_after_expiry_renew_the_token_once(

@@ -228,7 +228,7 @@ class CancelSubscriptionInput(SubscriptionActionInput):
 
 @strawberry.input(description="Reactivate a cancelled membership.")
 class ReactivateSubscriptionInput(SubscriptionActionInput):
-    on: date | None = strawberry.field(default=None, name="date", description="When it resumes.")
+    pass
 
 
 @strawberry.input(description="Freeze a membership for a period.")
@@ -240,12 +240,19 @@ class FreezeSubscriptionInput(SubscriptionActionInput):
 
 @strawberry.input(description="End a running freeze early.")
 class StopSubscriptionFreezeInput(SubscriptionActionInput):
-    on: date | None = strawberry.field(default=None, name="date", description="Day it ends.")
+    freeze_id: str | None = strawberry.field(
+        default=None, description="Which freeze (default: the one running now)."
+    )
 
 
 @strawberry.input(description="Cancel a freeze that has not started.")
 class CancelSubscriptionFreezeInput(SubscriptionActionInput):
-    pass
+    freeze_id: str | None = strawberry.field(
+        default=None, description="Which freeze (default: the next one scheduled)."
+    )
+    from_: date | None = strawberry.field(
+        default=None, name="from", description="Or: the freeze that starts on this day."
+    )
 
 
 @strawberry.input(description="Move the date a membership starts or ends.")
@@ -345,6 +352,8 @@ class SubscriptionPayload(MutationPayload):
 
 # Command field names that differ from the input's.
 _NAMES = {
+    "extra": "",
+    "freeze_id": "freezeId",
     "client": "clientId",
     "tenant": "tenantId",
     "key": "invoiceId",
@@ -439,6 +448,10 @@ async def _subscription_write(
         user_errors=_fields(outcome, {"key": "subscriptionId"}),
         subscription=subscription,
     )
+
+
+def _freeze(freeze_id: str | None) -> dict[str, Any]:
+    return {} if freeze_id is None else {"freeze_id": freeze_id}
 
 
 def _item_key(outcome: Outcome) -> strawberry.ID | None:
@@ -664,7 +677,7 @@ class Mutation:
     async def reactivate_subscription(
         self, info: Ctx, input: Annotated[ReactivateSubscriptionInput, _INPUT]
     ) -> SubscriptionPayload:
-        return await _subscription_write(info, input, SubscriptionOp.REACTIVATE, on=input.on)
+        return await _subscription_write(info, input, SubscriptionOp.REACTIVATE)
 
     @strawberry.mutation(description="Freeze a membership for a period (FitnessForce).")
     async def freeze_subscription(
@@ -683,13 +696,21 @@ class Mutation:
     async def stop_subscription_freeze(
         self, info: Ctx, input: Annotated[StopSubscriptionFreezeInput, _INPUT]
     ) -> SubscriptionPayload:
-        return await _subscription_write(info, input, SubscriptionOp.STOP_FREEZE, on=input.on)
+        return await _subscription_write(
+            info, input, SubscriptionOp.STOP_FREEZE, extra=_freeze(input.freeze_id)
+        )
 
     @strawberry.mutation(description="Cancel a freeze that has not started (FitnessForce).")
     async def cancel_subscription_freeze(
         self, info: Ctx, input: Annotated[CancelSubscriptionFreezeInput, _INPUT]
     ) -> SubscriptionPayload:
-        return await _subscription_write(info, input, SubscriptionOp.CANCEL_FREEZE)
+        return await _subscription_write(
+            info,
+            input,
+            SubscriptionOp.CANCEL_FREEZE,
+            from_date=input.from_,
+            extra=_freeze(input.freeze_id),
+        )
 
     @strawberry.mutation(description="Move the day a membership starts (FitnessForce).")
     async def change_subscription_start_date(

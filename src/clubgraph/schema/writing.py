@@ -74,7 +74,8 @@ def _camel(name: str) -> str:
 
 def to_graphql(error: UserError, names: Mapping[str, str]) -> MutationError:
     """A domain error with its field path in the mutation input's names."""
-    path = [names.get(part, _camel(part)) for part in error.field]
+    # A name mapped to "" is a container the input does not have: leave it out.
+    path = [n for n in (names.get(part, _camel(part)) for part in error.field) if n]
     return MutationError(
         field=path or None,
         code=error.code,

@@ -40,7 +40,7 @@ from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
 from .filters import client_search_params, invoice_params, subscription_params
 from .mapping import key_ids, map_client, map_invoice, map_subscription
-from .writes import FitnessForceWrites
+from .writes import CAPABILITIES, FitnessForceWrites
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -73,6 +73,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
     """FitnessForce UFP over its REST API."""
 
     source = Source.FITNESSFORCE
+    capabilities = CAPABILITIES
 
     def __init__(
         self, base_url: str, credentials: FitnessForceCredentials, *, page_size: int = _MAX_PAGE

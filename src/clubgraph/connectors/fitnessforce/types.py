@@ -133,7 +133,7 @@ class Subscription(TypedDict, total=False):
     freezes: list[Freeze]
 
 
-class ChannelResult(TypedDict, total=False):
+class ChannelDelivery(TypedDict, total=False):
     """One entry of the documented send_invoice_clear_balance_link response."""
 
     channel: str
