@@ -6,6 +6,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from ...commands import (
+    Capability,
+    CreateInvoice,
+    LineChange,
+    LineInput,
+    UpdateInvoice,
+    WriteResult,
+)
 from ...domain import (
     ClientRecord,
     InvoiceItemRecord,
@@ -29,12 +37,24 @@ from ..fanout import per_distinct
 from . import mapping, streams
 from .auth import key_auths, parse_errors
 from .credentials import TimeTapCredentials
+from .writes import Business, TimeTapWrites
 
 
 class TimeTapConnector(Connector):
-    """Reads TimeTap businesses, one API key each."""
+    """Reads and writes TimeTap businesses, one API key each."""
 
     source = Source.TIMETAP
+    capabilities = frozenset(
+        {
+            Capability.CREATE_INVOICE,
+            Capability.UPDATE_INVOICE,
+            Capability.VOID_INVOICE,
+            Capability.DELETE_INVOICE,
+            Capability.ADD_INVOICE_ITEMS,
+            Capability.UPDATE_INVOICE_ITEM,
+            Capability.REMOVE_INVOICE_ITEM,
+        }
+    )
 
     def __init__(
         self,
@@ -53,7 +73,9 @@ class TimeTapConnector(Connector):
         # costs one request per stream.
         self._page_size = page_size
         self._businesses: dict[str, int] | None = None
+        self._currencies: dict[str, str] = {}
         self._businesses_lock = asyncio.Lock()
+        self._writes = TimeTapWrites(self._http, self._auths, self._business)
 
     async def start(self) -> None:
         await self._http.start()
@@ -78,12 +100,24 @@ class TimeTapConnector(Connector):
                     for index, body in enumerate(bodies):
                         if not isinstance(body, dict) or "businessId" not in body:
                             raise UpstreamBadResponse("timetap", "business without businessId")
-                        found.setdefault(str(body["businessId"]), index)
+                        business = str(body["businessId"])
+                        found.setdefault(business, index)
+                        currency = body.get("currency")
+                        if isinstance(currency, str) and currency:
+                            self._currencies.setdefault(business, currency)
                     self._businesses = found
         return self._businesses
 
     async def _key_of(self, tenant: str) -> int | None:
         return (await self._business_keys()).get(tenant)
+
+    async def _business(self, tenant: str) -> Business | None:
+        """A business to write to (None when no configured key reaches it)."""
+        index = await self._key_of(tenant)
+        if index is None or not tenant.isdigit():
+            return None
+        currency = self._currencies.get(tenant, mapping.DEFAULT_CURRENCY)
+        return Business(int(tenant), index, currency)
 
     async def _get_or_none(self, tenant: str, path: str) -> Any:
         index = await self._key_of(tenant)
@@ -209,3 +243,26 @@ class TimeTapConnector(Connector):
         self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
         return []
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def create_invoice(self, cmd: CreateInvoice) -> WriteResult:
+        return await self._writes.create_invoice(cmd)
+
+    async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
+        return await self._writes.update_invoice(cmd)
+
+    async def void_invoice(self, key: Key, reason: str | None) -> WriteResult:
+        return await self._writes.void_invoice(key, reason)
+
+    async def delete_invoice(self, key: Key) -> WriteResult:
+        return await self._writes.delete_invoice(key)
+
+    async def add_invoice_items(self, key: Key, lines: Sequence[LineInput]) -> WriteResult:
+        return await self._writes.add_invoice_items(key, lines)
+
+    async def update_invoice_item(self, key: Key, change: LineChange) -> WriteResult:
+        return await self._writes.update_invoice_item(key, change)
+
+    async def remove_invoice_item(self, key: Key) -> WriteResult:
+        return await self._writes.remove_invoice_item(key)

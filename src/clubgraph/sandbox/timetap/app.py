@@ -29,8 +29,11 @@ ties broken by the id in the same direction, and the date filters as whole UTC d
 whole address, any case) filters and its ``{"count", "clientList"}`` body;
 ``GET /business``; the item properties ``itemType``, ``taxAmount`` and
 ``tax2Amount``; that a soft-deleted invoice is still readable by id; which
-properties a PUT may change. Appointments and recurring appointments themselves
-(``/appointments/...``, ``/recurringAppointments/...``) are not modelled.
+properties a PUT may change, and that a VOID or CLOSED invoice's properties change
+only when it is reopened; that errors about one line of an array body name it as
+``[n].property``; that an empty array of lines is refused. Appointments and
+recurring appointments themselves (``/appointments/...``, ``/recurringAppointments/...``)
+are not modelled.
 """
 
 from __future__ import annotations

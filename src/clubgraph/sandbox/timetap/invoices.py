@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core import json_response
-from .items import new_item, store_items
+from .items import ITEMS, new_item, store_items
 from .model import JSON, TimeTapState, now_ms, num
 from .problems import Problem, TimeTapProblem, bad_request, not_found
 from .reads import BUSINESS, LISTABLE_STATUSES, int_param, invoice_of, state_of
@@ -140,6 +140,9 @@ async def create_client_invoice(request: web.Request) -> web.Response:
     body = await read_body(request)
     if not isinstance(body, list):
         raise bad_request("INVALID_BODY", "an array of invoiceItem objects is expected")
+    if not body:
+        # inferred: "with invoice line items already in it" needs at least one.
+        raise bad_request("REQUIRED_FIELD_MISSING", "at least one invoiceItem is required", ITEMS)
     invoice = _new_invoice(state, request, client_id, kind)
     attach: list[JSON] = []
     new: list[JSON] = []
@@ -201,6 +204,12 @@ async def update_invoice(request: web.Request) -> web.Response:
         problems.append(Problem("INVALID_SUB_STATUS", f"Unknown subStatus {sub}", "subStatus"))
     write_off = parse_amount(body.get("writeOffAmount"), "writeOffAmount", problems)
     raise_problems(problems)
+    changed = [n for n in _INVOICE_WRITABLE if n in body and body[n] != invoice[n]]
+    if changed and invoice["status"] != "OPEN" and status != "OPEN":
+        # inferred: a VOID or CLOSED invoice keeps its properties unless it is reopened.
+        raise bad_request(
+            "INVOICE_NOT_OPEN", f"{invoice['status']} invoices cannot change", changed[0]
+        )
     for name in _INVOICE_WRITABLE:
         if name in body:
             invoice[name] = body[name]

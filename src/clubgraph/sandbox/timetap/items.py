@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,15 +14,26 @@ from .problems import Problem, bad_request, not_found
 from .reads import BUSINESS, int_param, invoice_of, state_of
 from .validation import check_business, parse_amount, raise_problems, read_body
 
+# The fieldName of an array body's lines as a whole.
+ITEMS = "invoiceItem"
 _ITEM_WRITABLE = ("description", "quantity", "rate", "discountAmount", "discountPercentage")
 
 
+def at(where: str, name: str | None) -> str | None:
+    """The fieldName of ``name`` within the line at ``where`` (``"[2].rate"``)."""
+    # inferred: errors about a line of an array name the line's index before the property.
+    if not where:
+        return name
+    return f"{where}.{name}" if name else where
+
+
 def new_item(
-    state: TimeTapState, request: web.Request, body: Any, invoice: JSON | None, where: str
+    state: TimeTapState, request: web.Request, body: Any, invoice: JSON | None, where: str = ""
 ) -> JSON:
     """A validated, priced invoice item from a request body (not stored yet)."""
+    # ``where`` is the line's place in an array body ("[2]"), empty for a lone item.
     if not isinstance(body, dict):
-        raise bad_request("INVALID_BODY", "an invoiceItem object is expected", where)
+        raise bad_request("INVALID_BODY", "an invoiceItem object is expected", at(where, None))
     problems: list[Problem] = []
     check_business(body, request, problems)
     for name in ("clientId", "quantity", "rate", "active"):
@@ -45,13 +57,17 @@ def new_item(
         problems.append(
             Problem("INVALID_DISCOUNT", "use discountAmount or discountPercentage, not both")
         )
-    raise_problems(problems)
+    raise_problems([replace(p, field=at(where, p.field)) for p in problems])
     if invoice is None:
         invoice = invoice_of(request, int(body["invoiceId"]))
     if not invoice["active"] or invoice["status"] != "OPEN":
-        raise bad_request("INVOICE_NOT_OPEN", "Items can only be added to OPEN invoices", where)
+        raise bad_request(
+            "INVOICE_NOT_OPEN", "Items can only be added to OPEN invoices", at(where, None)
+        )
     if body["clientId"] != invoice["clientId"]:
-        raise bad_request("CLIENT_MISMATCH", "clientId differs from the invoice's client", where)
+        raise bad_request(
+            "CLIENT_MISMATCH", "clientId differs from the invoice's client", at(where, "clientId")
+        )
     item: JSON = {
         "invoiceItemId": state.next_item_id,
         "invoiceId": invoice["invoiceId"],
@@ -93,8 +109,11 @@ async def create_items(request: web.Request) -> web.Response:
     """``POST /invoiceItems``: an array of lines."""
     state = state_of(request)
     body = await read_body(request)
-    if not isinstance(body, list) or not body:
-        raise bad_request("INVALID_BODY", "a non-empty array of invoiceItem objects is expected")
+    if not isinstance(body, list):
+        raise bad_request("INVALID_BODY", "an array of invoiceItem objects is expected")
+    if not body:
+        # inferred: an empty array is a missing value, like any required field.
+        raise bad_request("REQUIRED_FIELD_MISSING", "at least one invoiceItem is required", ITEMS)
     items = [new_item(state, request, line, None, f"[{n}]") for n, line in enumerate(body)]
     store_items(state, items)
     return json_response([state.item_view(i) for i in items])
@@ -103,7 +122,7 @@ async def create_items(request: web.Request) -> web.Response:
 async def create_item(request: web.Request) -> web.Response:
     """``POST /invoiceItem``: one line."""
     state = state_of(request)
-    item = new_item(state, request, await read_body(request), None, "invoiceItem")
+    item = new_item(state, request, await read_body(request), None)
     store_items(state, [item])
     return json_response(state.item_view(item))
 
@@ -132,13 +151,27 @@ async def update_item(request: web.Request) -> web.Response:
             merged[name] = bool(body[name])
     problems: list[Problem] = []
     check_business(merged, request, problems)
+    # Only what the body sends is checked: stored amounts are valid already.
     for name in ("rate", "discountAmount"):
-        amount = parse_amount(merged.get(name), name, problems)
-        if amount is not None:
-            merged[name] = num(amount)
+        if name in body:
+            amount = parse_amount(body[name], name, problems)
+            merged[name] = num(amount) if amount is not None else None
+    if merged["rate"] is None:
+        problems.append(Problem("REQUIRED_FIELD_MISSING", "rate is required", "rate"))
     quantity = merged["quantity"]
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+    if quantity is None:
+        problems.append(Problem("REQUIRED_FIELD_MISSING", "quantity is required", "quantity"))
+    elif isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         problems.append(Problem("INVALID_QUANTITY", "quantity must be an integer >= 1", "quantity"))
+    percent = merged.get("discountPercentage")
+    if percent is not None and not (isinstance(percent, int) and 0 <= percent <= 100):
+        problems.append(
+            Problem("INVALID_DISCOUNT", "discountPercentage must be 0..100", "discountPercentage")
+        )
+    if merged.get("discountAmount") and percent:
+        problems.append(
+            Problem("INVALID_DISCOUNT", "use discountAmount or discountPercentage, not both")
+        )
     raise_problems(problems)
     merged["modifiedUser"] = "api"
     item.update(merged)
