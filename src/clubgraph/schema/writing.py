@@ -190,10 +190,9 @@ async def run_write(
     except PartialWrite as exc:
         log.error("partial write in %s: %s (cause: %s)", operation, exc, exc.cause)
         names = ", ".join(ids.encode(k) for k in exc.created)
-        outcome = refused(
-            ErrorCode.UPSTREAM_FAILED,
-            f"{exc}. What exists upstream now: {names or 'nothing'}.",
-        )
+        # The connector's message says what remains; add the IDs a client can look up.
+        message = f"{exc}. It exists upstream now: {names}." if names else f"{exc}."
+        outcome = refused(ErrorCode.UPSTREAM_FAILED, message)
         outcome.invoice = next((k for k in exc.created if k.type is EntityType.INVOICE), None)
     except UpstreamNotFound as exc:
         await store.release(scope, idempotency_key)

@@ -33,6 +33,10 @@ MESSAGES: Mapping[str, str] = {
     "already_retracted": "The invoice with this ID has already been retracted.",
     "payment_in_progress": "An invoice can't be credited or retracted during a payment.",
     "import_already_transmitted": "The import has already been transmitted.",
+    "invoice_already_transmitted": "A transmitted invoice cannot be deleted.",
+    "invoice_lines_not_updatable": "Invoice lines cannot be changed after creation.",
+    "invalid_invoice_lines": "Every invoice line needs a description and an amount in cents.",
+    "invalid_json": "The request body is not a JSON object.",
     "not_found": "Not found.",
     "unauthorized": "The API key is missing or not valid.",
 }
@@ -132,6 +136,10 @@ class ClubCollectAPI:
             payload["expected_invoices_count"] = expected_invoices_count
         body = await self.http.request("POST", f"{PREFIX}/imports", json=payload)
         return cast(ImportJSON, body)
+
+    async def delete_import(self, import_id: str) -> None:
+        """Delete an import with its invoices (only before it is transmitted)."""
+        await self.http.request("DELETE", f"{PREFIX}/imports/{import_id}")
 
     async def transmit_import(self, import_id: str) -> ImportJSON:
         body = await self.http.request("PUT", f"{PREFIX}/imports/{import_id}/transmit", json={})

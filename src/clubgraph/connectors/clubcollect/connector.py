@@ -9,6 +9,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from ...commands import (
+    Capability,
+    CreateInvoice,
+    LineChange,
+    LineInput,
+    UpdateInvoice,
+    WriteResult,
+)
 from ...domain import (
     ClientRecord,
     EntityType,
@@ -40,6 +48,7 @@ from .mapping import invoice_key, map_invoice
 from .notifications import Notification
 from .store import MEMORY, Counts, instant
 from .types import InvoiceJSON
+from .writes import ClubCollectWrites, LinesFixed
 
 log = logging.getLogger("clubgraph.clubcollect")
 
@@ -59,6 +68,15 @@ class ClubCollectConnector(Connector):
     """
 
     source = Source.CLUBCOLLECT
+    capabilities = frozenset(
+        {
+            Capability.CREATE_INVOICE,
+            Capability.UPDATE_INVOICE,
+            Capability.SEND_INVOICE,
+            Capability.VOID_INVOICE,
+            Capability.DELETE_INVOICE,
+        }
+    )
 
     def __init__(
         self,
@@ -78,6 +96,7 @@ class ClubCollectConnector(Connector):
             page_size=page_size,
         )
         self._notifications: set[asyncio.Task[None]] = set()
+        self.writes = ClubCollectWrites(self.api, self.index)
 
     async def start(self) -> None:
         await self.http.start()
@@ -201,6 +220,32 @@ class ClubCollectConnector(Connector):
         self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
     ) -> Sequence[Stream[SubscriptionRecord]]:
         return []
+
+    # --- writes: lines are fixed at creation, and there are no subscriptions ----------
+
+    async def create_invoice(self, cmd: CreateInvoice) -> WriteResult:
+        return await self.writes.create_invoice(cmd)
+
+    async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
+        return await self.writes.update_invoice(cmd)
+
+    async def send_invoice(self, key: Key) -> WriteResult:
+        return await self.writes.send_invoice(key)
+
+    async def void_invoice(self, key: Key, reason: str | None) -> WriteResult:
+        return await self.writes.void_invoice(key, reason)
+
+    async def delete_invoice(self, key: Key) -> WriteResult:
+        return await self.writes.delete_invoice(key)
+
+    async def add_invoice_items(self, key: Key, lines: Sequence[LineInput]) -> WriteResult:
+        raise LinesFixed(Capability.ADD_INVOICE_ITEMS)
+
+    async def update_invoice_item(self, key: Key, change: LineChange) -> WriteResult:
+        raise LinesFixed(Capability.UPDATE_INVOICE_ITEM)
+
+    async def remove_invoice_item(self, key: Key) -> WriteResult:
+        raise LinesFixed(Capability.REMOVE_INVOICE_ITEM)
 
     # --- notifications --------------------------------------------------------------
 

@@ -181,6 +181,11 @@ class InvoiceIndex:
     async def company_of(self, invoice_id: str | None, import_id: str | None) -> str | None:
         return await self.store.run(store.company_of, invoice_id, import_id)
 
+    async def stored(self, invoice_id: str) -> dict[str, InvoiceJSON]:
+        """The raw JSON of an invoice as last indexed, by company (empty when unknown)."""
+        rows = await self.store.run(store.stored_invoices, invoice_id)
+        return dict(rows)
+
     async def keys_of_import(self, import_id: str) -> list[Key]:
         return await self.store.run(store.invoice_keys_of_import, import_id)
 

@@ -491,6 +491,14 @@ def company_of(
     return None
 
 
+def stored_invoices(conn: sqlite3.Connection, invoice_id: str) -> list[tuple[str, Any]]:
+    """(company, raw JSON) of every indexed invoice with this id."""
+    rows = conn.execute(
+        "SELECT company_id, raw FROM invoices WHERE invoice_id = ?", (invoice_id,)
+    ).fetchall()
+    return [(str(company), orjson.loads(raw)) for company, raw in rows]
+
+
 def invoice_keys_of_import(conn: sqlite3.Connection, import_id: str) -> list[Key]:
     rows = conn.execute(
         "SELECT company_id, invoice_id FROM invoices WHERE import_id = ?", (import_id,)
