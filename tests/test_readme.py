@@ -20,3 +20,14 @@ async def test_the_first_query_gives_the_documented_answer(graph: GraphServer) -
     body = await graph.query(query.group(1))
     body.pop("extensions", None)
     assert body == json.loads(answer.group(1))
+
+
+async def test_every_operation_in_the_readme_runs(graph: GraphServer) -> None:
+    blocks = re.findall(r"```graphql\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        body = await graph.query(block)
+        assert "errors" not in body, (block, body["errors"])
+        for payload in body["data"].values():
+            if isinstance(payload, dict) and "userErrors" in payload:
+                assert payload["userErrors"] == [], block
