@@ -46,7 +46,12 @@ async def _run_sandbox(args: argparse.Namespace) -> None:
     from .sandbox.runner import start_sandbox
 
     running = await start_sandbox(
-        args.host, args.port_base, latency_ms=args.latency_ms, seed=args.seed
+        args.host,
+        args.port_base,
+        latency_ms=args.latency_ms,
+        seed=args.seed,
+        bench=args.bench,
+        cache_responses=args.cache_responses,
     )
     for source, url in running.urls.items():
         print(f"{source:13} {url}", flush=True)
@@ -111,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port-base", type=int, default=9100)
     sandbox.add_argument("--latency-ms", type=int, default=0, help="delay added to every response")
     sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data")
+    sandbox.add_argument(
+        "--bench", action="store_true", help="add the benchmark data (W0's tenant 103)"
+    )
+    sandbox.add_argument(
+        "--cache-responses",
+        action="store_true",
+        help="serve repeated reads from memory until the next write (benchmarks)",
+    )
     sandbox.set_defaults(func=_sandbox)
 
     index = sub.add_parser("clubcollect-index", help="manage the ClubCollect invoice index")

@@ -8,15 +8,31 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from .core import RECORDER
+
 SOURCES = ("fitnessforce", "timetap", "clubcollect", "tight")
 # The port offset of each source from --port-base.
 OFFSETS = {"fitnessforce": 1, "timetap": 2, "clubcollect": 3, "tight": 4}
 
 
-def create_app(source: str, *, seed: int = 7, latency_ms: int = 0) -> web.Application:
-    """The sandbox application of one source."""
+def create_app(
+    source: str,
+    *,
+    seed: int = 7,
+    latency_ms: int = 0,
+    bench: bool = False,
+    cache_responses: bool = False,
+) -> web.Application:
+    """The sandbox application of one source.
+
+    ``bench`` adds the benchmark data (FitnessForce's tenant 103, for W0);
+    ``cache_responses`` serves repeated reads from memory until the next write.
+    """
     module = importlib.import_module(f"clubgraph.sandbox.{source}.app")
-    app: web.Application = module.create_app(seed=seed, latency_ms=latency_ms)
+    extra = {"bench": True} if bench and source == "fitnessforce" else {}
+    app: web.Application = module.create_app(seed=seed, latency_ms=latency_ms, **extra)
+    if cache_responses:
+        app[RECORDER].cache = {}
     return app
 
 
@@ -41,12 +57,20 @@ async def start_sandbox(
     latency_ms: int = 0,
     seed: int = 7,
     sources: Iterable[str] = SOURCES,
+    bench: bool = False,
+    cache_responses: bool = False,
 ) -> RunningSandbox:
     """Start servers; ``port_base=None`` picks free ports (for tests)."""
     running = RunningSandbox()
     try:
         for source in sources:
-            app = create_app(source, seed=seed, latency_ms=latency_ms)
+            app = create_app(
+                source,
+                seed=seed,
+                latency_ms=latency_ms,
+                bench=bench,
+                cache_responses=cache_responses,
+            )
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             port = 0 if port_base is None else port_base + OFFSETS[source]

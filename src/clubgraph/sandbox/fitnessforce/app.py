@@ -44,6 +44,7 @@ from aiohttp import web
 from ..core import json_response, new_app
 from . import clients, invoices, memberships
 from .auth import TOKENS, TokenStore, bearer, expire_tokens, generate_token, refresh_token
+from .bench import add_bench_tenant
 from .data import build_state
 from .responses import STATE, paged, tenant_of
 from .state import JSON
@@ -70,11 +71,14 @@ def create_app(
     latency_ms: int = 0,
     token_ttl_s: float = 3600,
     refresh_ttl_s: float = 86400,
+    bench: bool = False,
 ) -> web.Application:
-    """The FitnessForce UFP sandbox with seeded data."""
+    """The FitnessForce UFP sandbox with seeded data (and the benchmark tenant if asked)."""
     app = new_app(latency_ms)
     app.middlewares.append(bearer)
     app[STATE] = build_state(seed)
+    if bench:
+        add_bench_tenant(app[STATE], seed)
     app[TOKENS] = TokenStore(token_ttl_s=token_ttl_s, refresh_ttl_s=refresh_ttl_s)
     r = app.router
     r.add_post("/__sandbox/tokens/expire", expire_tokens)
