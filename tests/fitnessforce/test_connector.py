@@ -277,12 +277,12 @@ async def test_bad_credentials_raise_auth_error(sandbox: RunningSandbox) -> None
 async def test_concurrent_calls_refused_after_expiry_renew_the_token_once(
     sandbox: RunningSandbox, conn: FitnessForceConnector, log: Log
 ) -> None:
-    [stream] = await conn.client_streams(ClientFilter(tenant="101"))
-    clients = [row.key for row in (await stream.fetch(0, 30)).rows[:30]]
+    [stream] = await conn.invoice_streams(InvoiceFilter(tenant="101"), InvoiceOrder())
+    invoices = [row.key for row in (await stream.fetch(0, 30)).rows[:30]]
     await log.clear()
     async with aiohttp.ClientSession() as s:
         await s.post(sandbox.urls["fitnessforce"] + "/__sandbox/tokens/expire")
-    found = await conn.clients(clients)
+    found = await conn.invoices(invoices)  # one read per invoice: 30 concurrent calls
     assert all(found)
     paths = await log.paths()
     # Every call was refused once with the old token, but a late refusal never throws

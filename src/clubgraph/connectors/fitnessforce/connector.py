@@ -55,6 +55,10 @@ _INVOICE_SORT = {
 # Largest page the upstream serves (inferred; the sandbox enforces it): streams and
 # whole-list reads ask for up to this much so that a graph page costs one request.
 _MAX_PAGE = 200
+# Reading a tenant-wide list beats one request per client when at least this many
+# clients of one tenant are asked for and the list takes at most this many pages.
+_BULK_KEYS = 3
+_BULK_PAGES = 2
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -118,7 +122,14 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             raw = await self._get_or_none(f"/tenant/{key.tenant}/clients/{ids[0]}")
             return None if raw is None else map_client(raw, key.tenant)
 
-        return await per_distinct(keys, one)
+        # Many clients of one tenant: its client list, when short, in fewer requests.
+        listed = await self._bulk_by_tenant(keys, "clients", "client_id")
+        found: dict[Key, ClientRecord | None] = {
+            k: map_client(raw[0], k.tenant) for k, raw in listed.items() if raw
+        }
+        rest = [k for k in dict.fromkeys(keys) if k not in found]
+        found.update(zip(rest, await per_distinct(rest, one), strict=True))
+        return [found[k] for k in keys]
 
     async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
         async def one(key: Key) -> InvoiceRecord | None:
@@ -198,7 +209,14 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             rows = await self._all_or_empty(path, {"sort_by": "start_date", "sort_order": "desc"})
             return [map_subscription(r, key.tenant) for r in rows]
 
-        return await per_distinct(client_keys, one)
+        # Many clients of one tenant: the tenant's membership list, when short, grouped here.
+        listed = await self._bulk_by_tenant(client_keys, "subscriptions", "client_id")
+        found: dict[Key, Sequence[SubscriptionRecord]] = {
+            k: [map_subscription(r, k.tenant) for r in rows] for k, rows in listed.items()
+        }
+        rest = [k for k in dict.fromkeys(client_keys) if k not in found]
+        found.update(zip(rest, await per_distinct(rest, one), strict=True))
+        return [found[k] for k in client_keys]
 
     async def subscription_invoices(
         self, subscription_keys: Sequence[Key]
@@ -311,6 +329,52 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]
 
     # --- plumbing ---------------------------------------------------------------------
+
+    async def _bulk_by_tenant(
+        self, client_keys: Sequence[Key], collection: str, field: str
+    ) -> dict[Key, list[Any]]:
+        """Rows of a tenant-wide list grouped by client, for tenants asked about many
+        clients whose list is short; clients of other tenants are left out (read them
+        one by one). A long list costs its first page and is given up."""
+        by_tenant: dict[str, list[Key]] = {}
+        for key in dict.fromkeys(client_keys):
+            if key_ids(key, 1) is not None:
+                by_tenant.setdefault(key.tenant, []).append(key)
+
+        async def tenant_rows(tenant: str) -> list[Any] | None:
+            path = f"/tenant/{tenant}/{collection}"
+            query: dict[str, str | int] = {"page_number": 1, "page_size": _MAX_PAGE}
+            if collection == "subscriptions":
+                query.update(sort_by="start_date", sort_order="desc")
+            try:
+                first = await self.http.request("GET", path, params=query)
+            except UpstreamNotFound:
+                return None
+            pages = int(first["total_pages"])
+            if pages > _BULK_PAGES:
+                return None
+            rest = await asyncio.gather(
+                *(
+                    self.http.request("GET", path, params={**query, "page_number": n})
+                    for n in range(2, pages + 1)
+                )
+            )
+            return [row for page in (first, *rest) for row in page["data"]]
+
+        bulk = [t for t, ks in by_tenant.items() if len(ks) >= _BULK_KEYS]
+        lists = await asyncio.gather(*(tenant_rows(t) for t in bulk))
+        out: dict[Key, list[Any]] = {}
+        for tenant, rows in zip(bulk, lists, strict=True):
+            if rows is None:
+                continue
+            grouped: dict[str, list[Any]] = {}
+            for row in rows:
+                grouped.setdefault(str(row[field]), []).append(row)
+            for key in by_tenant[tenant]:
+                ids = key_ids(key, 1)
+                assert ids is not None
+                out[key] = grouped.get(str(ids[0]), [])
+        return out
 
     async def _get_or_none(self, path: str) -> Any:
         try:

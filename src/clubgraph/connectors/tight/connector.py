@@ -46,6 +46,8 @@ INVOICES = "/v5/invoicing/invoices"
 CLIENTS = "/v5/invoicing/clients"
 # inferred: the largest ``pageSize`` Tight serves.
 MAX_PAGE_SIZE = 500
+# Reading a list that fits in one page beats one request per client from this many on.
+_BULK_KEYS = 3
 
 
 class TightConnector(Connector):
@@ -132,13 +134,28 @@ class TightConnector(Connector):
                 return rows
             page += 1
 
+    async def _one_page(self, path: str, params: dict[str, str | int]) -> list[Any] | None:
+        """The whole list when it fits in one of Tight's largest pages, else None."""
+        data, total = await self._page(path, params, 0, MAX_PAGE_SIZE)
+        complete = len(data) < MAX_PAGE_SIZE and (total is None or total <= len(data))
+        return data if complete else None
+
     async def _invoices_by_id(self, keys: Sequence[Key]) -> dict[str, TightInvoice | None]:
         return await by_distinct((k.id for k in keys), self._invoice)
 
     # --- reads by key -----------------------------------------------------------
 
     async def clients(self, keys: Sequence[Key]) -> Sequence[ClientRecord | None]:
-        found = await by_distinct((k.id for k in keys), self._client)
+        ids = [k.id for k in dict.fromkeys(keys) if k.id.isdigit()]
+        listed: dict[str, TightClient] = {}
+        if len(ids) >= _BULK_KEYS:
+            # Many clients at once: the client list, when it fits in one page, is one request.
+            rows = await self._one_page(CLIENTS, {})
+            wanted = set(ids)
+            listed = {str(r["id"]): r for r in rows or () if str(r["id"]) in wanted}
+        rest = [k.id for k in keys if k.id not in listed]
+        found: dict[str, TightClient | None] = {**listed}
+        found.update(await by_distinct(rest, self._client))
         return [
             None if (raw := found[k.id]) is None else mapping.map_client(raw, k.tenant)
             for k in keys
@@ -224,7 +241,23 @@ class TightConnector(Connector):
             }
             return await self._all(INVOICES, params)
 
-        found = await by_distinct((k.id for k in client_keys), fetch)
+        ids = {k.id for k in client_keys if k.id.isdigit()}
+        found: dict[str, list[TightInvoice]] = {}
+        if len(ids) >= _BULK_KEYS:
+            # Many clients at once: every recurring plan, when they fit in one page.
+            params: dict[str, str | int] = {
+                "isRecurringParent": "true",
+                "sort": "date",
+                "sortDirection": "DESC",
+            }
+            rows = await self._one_page(INVOICES, params)
+            if rows is not None:
+                found = {i: [] for i in ids}
+                for row in rows:
+                    if str(row.get("clientId")) in found:
+                        found[str(row["clientId"])].append(row)
+        rest = [k.id for k in client_keys if k.id not in found]
+        found.update(await by_distinct(rest, fetch))
         return [
             [
                 mapping.map_subscription(r, k.tenant)
