@@ -59,7 +59,7 @@ async def main(workload: str, sizes: list[int]) -> None:
                     "tight": 1 + 2 * distinct,
                 }[source]
                 print(
-                    f"  {source:13} {by_source[source]:4} requests (one-per-entity bound {bound:3})  "
+                    f"  {source:13} {by_source[source]:4} requests (per-entity bound {bound:3}) "
                     f"{invoices} invoices, {distinct} distinct clients"
                 )
     server.should_exit = True
