@@ -167,3 +167,20 @@ async def test_sandbox_command_serves_four_sources_on_its_port_base() -> None:
                     assert await r.json() == []
     finally:
         await _stop(proc)
+
+
+async def test_several_workers_are_refused_over_the_embedded_sandbox() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "clubgraph.cli",
+        "serve",
+        "--workers",
+        "2",
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert b"several workers need shared upstreams" in err

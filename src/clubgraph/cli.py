@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .settings import Settings, SettingsError
 
@@ -29,16 +31,28 @@ def _serve(args: argparse.Namespace) -> int:
             "sources (development data, development credentials)",
             file=sys.stderr,
         )
-    app = create_app(settings)
+    if args.workers > 1 and settings.embedded_sandbox:
+        print(
+            "clubgraph: several workers need shared upstreams: run `clubgraph sandbox` and "
+            "set CLUBGRAPH_*_URL (each worker would start a sandbox of its own)",
+            file=sys.stderr,
+        )
+        return 2
     print(f"clubgraph: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        lifespan="on",
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "http": "httptools",
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+    }
+    if args.workers > 1:
+        # Each worker builds its own app from the environment.
+        uvicorn.run("clubgraph.app:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -109,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("CLUBGRAPH_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("CLUBGRAPH_PORT", "8000")))
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("CLUBGRAPH_WORKERS", "1")),
+        help="worker processes (needs configured upstreams)",
+    )
     serve.set_defaults(func=_serve)
 
     sandbox = sub.add_parser("sandbox", help="serve the four sandbox upstream APIs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from .client import Client
@@ -22,7 +23,13 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Client, Invoice, InvoiceItem, Subscription],
-        extensions=[CodedErrors, UpstreamTracing],
+        # Parsed and validated documents are cached: clients repeat the same operations.
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            CodedErrors,
+            UpstreamTracing,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
     )
 
