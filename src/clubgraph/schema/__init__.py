@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from .client import Client
 from .errors import CodedErrors
@@ -15,11 +17,22 @@ from .subscription import Subscription
 from .tracing import UpstreamTracing
 
 
+class Schema(strawberry.Schema):
+    """Strawberry's schema without its own error log: ``CodedErrors`` logs what is
+    unexpected (with its traceback) and upstream failures; a client's bad input is
+    the client's to see, not a server error to log."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 def build_schema() -> strawberry.Schema:
     """The clubgraph schema with its extensions."""
     # `Subscription` names the entity (a membership or recurring plan); the root
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Client, Invoice, InvoiceItem, Subscription],
