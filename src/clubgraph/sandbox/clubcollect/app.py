@@ -37,6 +37,7 @@ from ...connectors.clubcollect.credentials import DEV_CREDENTIALS
 from .. import core
 from . import imports, invoices, notifications
 from .data import build_state
+from .openapi import install_openapi
 from .protocol import API_KEYS, PARTNER_KEY, STATE, auth
 
 P = "/api/v2"
@@ -72,4 +73,5 @@ def create_app(
     r.add_post(f"{P}/invoices/{{id}}/credit:and:retract", invoices.credit_and_retract)
     r.add_get("/__sandbox/notifications", notifications.show_pending)
     r.add_post("/__sandbox/notifications/deliver", notifications.deliver)
+    install_openapi(app)
     return app

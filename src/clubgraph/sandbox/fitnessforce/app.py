@@ -46,6 +46,7 @@ from . import clients, invoices, memberships
 from .auth import TOKENS, TokenStore, bearer, expire_tokens, generate_token, refresh_token
 from .bench import add_bench_tenant
 from .data import build_state
+from .openapi import install_openapi
 from .responses import STATE, paged, tenant_of
 from .state import JSON
 
@@ -89,4 +90,5 @@ def create_app(
     clients.add_routes(app)
     invoices.add_routes(app)
     memberships.add_routes(app)
+    install_openapi(app)
     return app

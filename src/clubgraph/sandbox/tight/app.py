@@ -66,6 +66,7 @@ from aiohttp import web
 from ..core import new_app
 from . import auth, clients, drafts, invoices
 from .data import build
+from .openapi import install_openapi
 from .state import STATE
 
 
@@ -90,4 +91,5 @@ def create_app(*, seed: int = 7, latency_ms: int = 0, token_ttl_s: int = 3600) -
     router.add_post("/v5/invoicing/invoice/send", drafts.send_draft)  # inferred
     router.add_post("/v5/invoicing/invoice/cancel", drafts.cancel)  # inferred
     router.add_post("/v5/invoicing/invoice/refund", drafts.refund)  # inferred
+    install_openapi(app)
     return app

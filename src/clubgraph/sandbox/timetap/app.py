@@ -49,6 +49,7 @@ from .data import build_state
 from .invoices import create_client_invoice, create_invoice, delete_invoice, update_invoice
 from .items import create_item, create_items, delete_item, update_item
 from .model import STATE, Session
+from .openapi import install_openapi
 from .problems import Problem, TimeTapProblem, bad_request
 from .reads import (
     BUSINESS,
@@ -161,4 +162,5 @@ def create_app(
     r.add_post("/invoiceItem", create_item)
     r.add_put("/invoiceItem", update_item)
     r.add_delete("/invoiceItem/{invoiceItemId}", delete_item)
+    install_openapi(app)
     return app
