@@ -26,8 +26,8 @@ sandbox: $(STAMP)
 	$(BIN)/clubgraph sandbox
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -39,3 +39,23 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The benchmark (bench/README.md): clubgraph and its peers over the sandbox, figures in
+# bench/results/. Options: BENCH_ARGS="--quick --peers clubgraph --workloads W0,W1".
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(BENCH_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@rm -f $(VENV)/.bench-installed-*
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@for lock in bench/peers/*/package-lock.json; do \
+		[ -f "$$lock" ] || continue; \
+		dir=$$(dirname "$$lock"); \
+		if ! command -v npm >/dev/null; then echo "bench: no npm; $$dir is skipped"; continue; fi; \
+		echo "bench: npm ci in $$dir"; \
+		(cd "$$dir" && npm ci --no-audit --no-fund --loglevel=error) || echo "bench: npm ci failed in $$dir; it is skipped"; \
+	done
+	$(BIN)/python -m bench $(BENCH_ARGS)
