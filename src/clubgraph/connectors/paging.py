@@ -95,12 +95,3 @@ def _collect(
         if pos >= start and (keep is None or keep(rec)):
             rows.append(row(pos, rec))
     return len(records) < page_size or (total is not None and base + len(records) >= total)
-
-
-def memory_stream(stream_id: str, rows: Sequence[Row[T]], *, descending: bool = True) -> Stream[T]:
-    """A stream over rows already known (positions must be 0..n-1 in order)."""
-
-    async def fetch(start: int, count: int) -> Chunk[T]:
-        return Chunk(rows[start:], True, len(rows))
-
-    return Stream(stream_id, fetch, descending)
