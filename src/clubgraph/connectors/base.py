@@ -148,14 +148,26 @@ class Row(Generic[T]):
     reversed when descending), so a cursor can resume after a row by its value even
     when rows were inserted or removed upstream in between. ``record`` is the full
     record when the upstream returned it, or ``None`` when only the key is known
-    (the resolver then loads it through a loader).
+    (the resolver then loads it through a loader). A stream that maps lazily passes
+    ``make`` instead of the record.
     """
 
     position: int
     key: Key
     sort: Any
-    record: T | None = None
+    value: T | None = None
     tiebreak: Any = None
+    # Maps the row's record on first use: a stream reads more rows than a merged page
+    # shows, and only the rows shown need mapping.
+    make: Callable[[], T] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def record(self) -> T | None:
+        """The full record: as the upstream sent it (mapped on first use), or None
+        when only the key is known."""
+        if self.value is None and self.make is not None:
+            object.__setattr__(self, "value", self.make())
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)

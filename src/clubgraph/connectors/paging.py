@@ -1,9 +1,10 @@
-"""Streams over upstream lists: page-numbered lists and lists already in memory."""
+"""Streams over upstream lists paged by page number and size."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from ..domain import Key
@@ -25,6 +26,7 @@ def paged_stream(
     tiebreak: Callable[[T], Any] | None = None,
     keep: Callable[[T], bool] | None = None,
     descending: bool = True,
+    mapper: Callable[[Any], T] | None = None,
 ) -> Stream[T]:
     """A stream over an upstream list paged by page number and size.
 
@@ -34,12 +36,25 @@ def paged_stream(
     upstream only what it needs plus what the upstream's page boundaries force.
     When ``keep`` filters rows out locally (a filter the upstream cannot apply),
     further pages are read one by one until enough rows are found or the list ends.
+
+    With ``mapper``, ``fetch_page`` returns the upstream's raw items and ``key``,
+    ``sort`` and ``tiebreak`` read them raw; a row's record is mapped only when used
+    (``keep`` sees mapped records).
     """
 
-    def row(position: int, record: T) -> Row[T]:
-        return Row(
-            position, key(record), sort(record), record, tiebreak(record) if tiebreak else None
-        )
+    def row(position: int, item: Any) -> Row[T]:
+        tie = tiebreak(item) if tiebreak else None
+        if mapper is None:
+            return Row(position, key(item), sort(item), item, tie)
+        return Row(position, key(item), sort(item), None, tie, partial(mapper, item))
+
+    if mapper is not None and keep is not None:
+        keep_mapped, map_item = keep, mapper
+
+        def keep_raw(item: Any) -> bool:
+            return keep_mapped(map_item(item))
+
+        keep = keep_raw
 
     async def fetch(start: int, count: int) -> Chunk[T]:
         size = span_page_size(start, max(count, 1), page_size)

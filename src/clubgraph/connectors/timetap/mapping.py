@@ -181,6 +181,23 @@ def map_invoice_item(
     )
 
 
+def raw_invoice_key(raw: Mapping[str, Any]) -> Key:
+    """An invoice's key, read from its raw JSON (lists order and key rows this way)."""
+    return invoice_key(str(raw["businessId"]), raw["invoiceId"])
+
+
+def raw_issued_at(raw: Mapping[str, Any]) -> datetime:
+    return from_epoch_ms(raw["invoiceDate"]) or datetime.fromtimestamp(0, UTC)
+
+
+def raw_due_at(raw: Mapping[str, Any]) -> datetime | None:
+    return from_epoch_ms(raw.get("invoiceDueDate"))
+
+
+def raw_number(raw: Mapping[str, Any]) -> str | None:
+    return _text(raw.get("invoiceNumber"))
+
+
 def map_invoice(raw: Mapping[str, Any]) -> InvoiceRecord:
     """A TimeTap invoice object, with its embedded ``invoiceItem`` lines when present."""
     tenant = str(raw["businessId"])
@@ -212,14 +229,14 @@ def map_invoice(raw: Mapping[str, Any]) -> InvoiceRecord:
     status = raw.get("status")
     sub_status = raw.get("subStatus")
     return InvoiceRecord(
-        key=invoice_key(tenant, raw["invoiceId"]),
+        key=raw_invoice_key(raw),
         client_key=client_key(tenant, client_id) if client_id is not None else None,
-        number=_text(raw.get("invoiceNumber")),
+        number=raw_number(raw),
         status=invoice_status(status, sub_status, bool(raw.get("active", True))),
         status_raw=status_raw(status, sub_status),
         currency=currency,
-        issued_at=from_epoch_ms(raw["invoiceDate"]) or datetime.fromtimestamp(0, UTC),
-        due_at=from_epoch_ms(raw.get("invoiceDueDate")),
+        issued_at=raw_issued_at(raw),
+        due_at=raw_due_at(raw),
         paid_at=from_epoch_ms(raw.get("paidOnDate")),
         subtotal=money(net + discount, currency),
         discount=money(discount, currency),

@@ -26,6 +26,7 @@ from ..base import (
     client_matches,
     client_sort_value,
     invoice_matches,
+    invoice_sort_parts,
     invoice_sort_value,
     normalize_email,
 )
@@ -130,7 +131,7 @@ def invoice_stream(
     if field is None:
         return _sorted_locally(stream_id, get, path, query, sort, keep, descending)
 
-    async def fetch_page(page: int, size: int) -> tuple[Sequence[InvoiceRecord], int | None]:
+    async def fetch_page(page: int, size: int) -> tuple[Sequence[Any], int | None]:
         params = {
             **query,
             "pageNumber": page + 1,
@@ -139,17 +140,30 @@ def invoice_stream(
             "order_mode": _mode(order.direction),
         }
         body = await get(path, params)
-        return [mapping.map_invoice(raw) for raw in body], None
+        return list(body), None
 
+    def raw_sort(raw: Any) -> Any:
+        # The same values map_invoice gives (TOTAL, which needs the whole mapping, is
+        # sorted locally above).
+        return invoice_sort_parts(
+            order.field,
+            issued_at=mapping.raw_issued_at(raw),
+            due_at=mapping.raw_due_at(raw),
+            total=None,
+            number=mapping.raw_number(raw),
+        )
+
+    # Rows are mapped when used: a merged page shows a few of the rows each list reads.
     return paged_stream(
         stream_id,
         page_size=page_size,
         fetch_page=fetch_page,
-        key=lambda r: r.key,
-        sort=sort,
-        tiebreak=_id,
+        key=mapping.raw_invoice_key,
+        sort=raw_sort,
+        tiebreak=lambda raw: int(raw["invoiceId"]),
         keep=keep,
         descending=descending,
+        mapper=mapping.map_invoice,
     )
 
 
