@@ -30,7 +30,6 @@ from ..base import (
     client_matches,
     client_sort_value,
     invoice_matches,
-    invoice_sort_value,
     subscription_matches,
     subscription_sort_value,
 )
@@ -39,7 +38,14 @@ from ..paging import paged_stream
 from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
 from .filters import client_search_params, invoice_params, subscription_params
-from .mapping import key_ids, map_client, map_invoice, map_subscription
+from .mapping import (
+    invoice_key,
+    invoice_sort_raw,
+    key_ids,
+    map_client,
+    map_invoice,
+    map_subscription,
+)
 from .writes import CAPABILITIES, FitnessForceWrites
 
 K = TypeVar("K")
@@ -66,6 +72,10 @@ def _zone(name: Any) -> ZoneInfo | None:
         return ZoneInfo(name) if isinstance(name, str) and name else None
     except (ValueError, ZoneInfoNotFoundError):
         return None
+
+
+def _raw(item: Any) -> Any:
+    return item
 
 
 def _second_id(record: InvoiceRecord | SubscriptionRecord) -> int:
@@ -282,17 +292,17 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
                 "sort_by": _INVOICE_SORT[field],
                 "sort_order": "desc" if desc else "asc",
             }
+            # Rows are mapped when used: a merged page shows a few of the rows read.
             return paged_stream(
                 f"fitnessforce:{tenant}{suffix}",
                 page_size=self.page_size,
-                fetch_page=self._pager(
-                    f"/tenant/{tenant}/invoices", params, lambda raw: map_invoice(raw, tenant)
-                ),
-                key=lambda r: r.key,
-                sort=lambda r: invoice_sort_value(r, field),
-                tiebreak=_second_id,
+                fetch_page=self._pager(f"/tenant/{tenant}/invoices", params, _raw),
+                key=lambda raw: invoice_key(tenant, raw["client_id"], raw["invoice_id"]),
+                sort=lambda raw: invoice_sort_raw(raw, field),
+                tiebreak=lambda raw: int(raw["invoice_id"]),
                 keep=None if exact else (lambda r: invoice_matches(r, flt)),
                 descending=desc,
+                mapper=lambda raw: map_invoice(raw, tenant),
             )
 
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]

@@ -30,6 +30,7 @@ from ...domain import (
     SubscriptionStatus,
 )
 from ...numbers import exact_decimal as decimal
+from ..base import InvoiceSortField, invoice_sort_parts
 from .types import Client, Invoice, InvoiceDetail, Subscription
 
 CENT = Decimal("0.01")
@@ -160,6 +161,27 @@ def map_invoice_item(raw: InvoiceDetail, invoice: Key, currency: str) -> Invoice
     )
 
 
+def _issued(raw: Invoice) -> datetime:
+    issued = parse_datetime(raw["invoice_date"])
+    assert issued is not None
+    return issued
+
+
+def _invoice_total(raw: Invoice) -> Money:
+    return money(raw.get("net_amount"), raw["currency_code"])
+
+
+def invoice_sort_raw(raw: Invoice, field: InvoiceSortField) -> Any:
+    """A raw invoice's sort value: what ``invoice_sort_value`` gives its mapped record."""
+    return invoice_sort_parts(
+        field,
+        issued_at=_issued(raw),
+        due_at=parse_datetime(raw.get("due_date")),
+        total=_invoice_total(raw).amount,
+        number=raw.get("invoice_number"),
+    )
+
+
 def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
     """A UFP invoice, with its embedded lines, as an InvoiceRecord."""
     currency = raw["currency_code"]
@@ -168,8 +190,7 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
     status_raw = raw["status"]
     sub_id = raw.get("subscription_id")
     details = raw.get("invoice_details")
-    issued = parse_datetime(raw["invoice_date"])
-    assert issued is not None
+    issued = _issued(raw)
     return InvoiceRecord(
         key=key,
         client_key=client_key(tenant, client_id),
@@ -183,7 +204,7 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
         subtotal=money(raw.get("gross_amount"), currency),
         discount=money(raw.get("discount_amount"), currency),
         tax=money(raw.get("tax_amount"), currency),
-        total=money(raw.get("net_amount"), currency),
+        total=_invoice_total(raw),
         amount_paid=money(raw.get("paid_amount"), currency),
         balance_due=money(raw.get("balance_amount"), currency),
         subscription_key=None if sub_id is None else subscription_key(tenant, client_id, sub_id),
