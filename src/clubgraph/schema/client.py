@@ -12,7 +12,6 @@ from strawberry.scalars import JSON
 from .. import domain, ids
 from ..connectors.base import Row, normalize_email
 from .connection import Connection
-from .errors import EntityNotFound
 from .inputs import (
     AfterArg,
     BeforeArg,
@@ -26,7 +25,7 @@ from .inputs import (
     page_args,
 )
 from .invoice import Invoice, invoice_connection, order_of
-from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
+from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg, loaded
 from .subscription import Subscription, subscription_connection
 
 if TYPE_CHECKING:
@@ -41,10 +40,7 @@ class Client(Node):
 
     async def _rec(self, info: Ctx) -> domain.ClientRecord:
         if self.record is None:
-            record = await info.context.loaders.client.load(self.key)
-            if record is None:
-                raise EntityNotFound(f"Client {ids.encode(self.key)}")
-            self.record = record
+            self.record = await loaded(info.context.loaders.client, self.key)
         return self.record
 
     @classmethod

@@ -24,7 +24,6 @@ from ..domain import Key
 from ..listing import memory_streams
 from .connection import Connection, to_connection
 from .enums import InvoiceItemKind, InvoiceStatus
-from .errors import EntityNotFound
 from .inputs import (
     AfterArg,
     BeforeArg,
@@ -37,7 +36,7 @@ from .inputs import (
     page_of,
 )
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, Node
+from .node import RAW_DESCRIPTION, Ctx, Node, loaded
 
 if TYPE_CHECKING:
     from .client import Client
@@ -81,10 +80,7 @@ class Invoice(Node):
 
     async def _rec(self, info: Ctx) -> domain.InvoiceRecord:
         if self.record is None:
-            record = await info.context.loaders.invoice.load(self.key)
-            if record is None:
-                raise EntityNotFound(f"Invoice {ids.encode(self.key)}")
-            self.record = record
+            self.record = await loaded(info.context.loaders.invoice, self.key)
         return self.record
 
     @classmethod
@@ -198,10 +194,7 @@ class InvoiceItem(Node):
 
     async def _rec(self, info: Ctx) -> domain.InvoiceItemRecord:
         if self.record is None:
-            record = await info.context.loaders.invoice_item.load(self.key)
-            if record is None:
-                raise EntityNotFound(f"InvoiceItem {ids.encode(self.key)}")
-            self.record = record
+            self.record = await loaded(info.context.loaders.invoice_item, self.key)
         return self.record
 
     @strawberry.field(description="Zero-based position of the line on its invoice.")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry import Private
 from strawberry.types import Info
 
@@ -12,6 +13,9 @@ from .. import ids
 from ..domain import Key
 from .context import Context
 from .enums import InvoiceStatus, Source, SubscriptionStatus
+from .errors import EntityNotFound
+
+R = TypeVar("R")
 
 Ctx = Info[Context, None]
 
@@ -49,3 +53,11 @@ SubscriptionStatusArg = Annotated[
     list[SubscriptionStatus] | None,
     strawberry.argument(description="Only subscriptions in one of these statuses."),
 ]
+
+
+async def loaded(loader: DataLoader[Key, R | None], key: Key) -> R:
+    """The record behind a key; an entity gone upstream is a NOT_FOUND error."""
+    record = await loader.load(key)
+    if record is None:
+        raise EntityNotFound(f"{key.type.value} {ids.encode(key)}")
+    return record

@@ -20,7 +20,6 @@ from ..connectors.base import (
 from ..listing import memory_streams
 from .connection import Connection, to_connection
 from .enums import BillingInterval, SubscriptionKind, SubscriptionStatus
-from .errors import EntityNotFound
 from .inputs import (
     AfterArg,
     BeforeArg,
@@ -38,7 +37,7 @@ from .inputs import (
 )
 from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node
+from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, loaded
 
 if TYPE_CHECKING:
     from .client import Client
@@ -76,10 +75,7 @@ class Subscription(Node):
 
     async def _rec(self, info: Ctx) -> domain.SubscriptionRecord:
         if self.record is None:
-            record = await info.context.loaders.subscription.load(self.key)
-            if record is None:
-                raise EntityNotFound(f"Subscription {ids.encode(self.key)}")
-            self.record = record
+            self.record = await loaded(info.context.loaders.subscription, self.key)
         return self.record
 
     @classmethod
