@@ -121,7 +121,7 @@ async def _close(state: AppState) -> None:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the application; upstream sessions open and close with its lifespan."""
     state = AppState(settings or Settings.from_env())
-    graphql = GraphQLApp(build_schema(), state)
+    graphql = GraphQLApp(build_schema(compiled=state.settings.compiled_execution), state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:

@@ -8,14 +8,15 @@ JSON object it was mapped from in ``raw``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar, overload
 
 JSONObject = Mapping[str, Any]
+T = TypeVar("T")
 
 
 class Source(str, Enum):
@@ -167,8 +168,9 @@ class InvoiceItemRecord:
 class InvoiceRecord:
     """A bill sent to a client.
 
-    ``items`` is the tuple of lines when the upstream response carried them (the
-    loaders prime the item loader with it), ``None`` when they must be fetched.
+    ``items`` is the sequence of lines when the upstream response carried them (the
+    loaders prime the item loader with it), ``None`` when they must be fetched. It may
+    be ``MappedLater``: lines mapped on first use.
     """
 
     key: Key
@@ -188,7 +190,7 @@ class InvoiceRecord:
     balance_due: Money
     subscription_key: Key | None
     note: str | None
-    items: tuple[InvoiceItemRecord, ...] | None
+    items: Sequence[InvoiceItemRecord] | None
     raw: JSONObject = field(repr=False, compare=False)
 
 
@@ -210,3 +212,49 @@ class SubscriptionRecord:
     ends_at: datetime | None
     next_billing_at: datetime | None
     raw: JSONObject = field(repr=False, compare=False)
+
+
+class MappedLater(Sequence[T]):
+    """Upstream objects mapped on first use, all at once, then kept.
+
+    A list of invoices carries every invoice's lines, and most queries over a list
+    never read them: mapping them only when one is read keeps those queries cheap. A
+    line the upstream sent malformed fails when it is read, not the whole list.
+    """
+
+    __slots__ = ("_map", "_mapped", "_raw")
+
+    def __init__(self, raw: Sequence[Any], map_one: Callable[[int, Any], T]) -> None:
+        self._raw = raw
+        self._map = map_one
+        self._mapped: tuple[T, ...] | None = None
+
+    def mapped(self) -> tuple[T, ...]:
+        if self._mapped is None:
+            self._mapped = tuple(self._map(i, raw) for i, raw in enumerate(self._raw))
+        return self._mapped
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self.mapped()[index]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.mapped())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MappedLater | tuple | list):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MappedLater({list(self.mapped())!r})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from .domain import EntityType, Key, Source
 
@@ -16,8 +17,10 @@ class InvalidGlobalId(ValueError):
     """A string that is not a clubgraph global ID (or not of the expected type)."""
 
 
+@lru_cache(maxsize=65536)
 def encode(key: Key) -> str:
-    """The global ID of an entity key."""
+    """The global ID of an entity key (kept for the keys seen last: an entity's ID is
+    asked for by each query that shows it)."""
     text = f"{key.type.value}|{key.source.value}|{key.tenant}|{key.id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 

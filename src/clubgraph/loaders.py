@@ -48,9 +48,19 @@ class Loaders:
         self.invoice_items: DataLoader[Key, Sequence[InvoiceItemRecord]] = DataLoader(
             self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items)
         )
-        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.invoice_item(ks))
-        )
+        # Lines that came embedded in invoices, indexed by key only when a line is
+        # asked for by key: the invoices' lines are then mapped, not before.
+        self._embedded_lines: list[Sequence[InvoiceItemRecord]] = []
+        self._lines: dict[Key, InvoiceItemRecord] = {}
+        fetch_lines = self._batch(lambda c, ks: c.invoice_item(ks))
+
+        async def lines_by_key(keys: list[Key]) -> list[Any]:
+            known = self._known_lines()
+            missing = [k for k in keys if k not in known]
+            fetched = dict(zip(missing, await fetch_lines(missing), strict=True)) if missing else {}
+            return [known[k] if k in known else fetched[k] for k in keys]
+
+        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(lines_by_key)
         self.subscription: DataLoader[Key, SubscriptionRecord | None] = DataLoader(
             self._batch(lambda c, ks: c.subscriptions(ks))
         )
@@ -79,7 +89,9 @@ class Loaders:
     def wrote(self, result: WriteResult) -> None:
         """Read-after-write: what a write returned replaces what this request had
         cached, and lists that may now differ are forgotten."""
+        self._known_lines()
         if result.removed is not None:
+            self._lines.pop(result.removed, None)
             for loader in (self.invoice, self.invoice_item, self.subscription):
                 loader.clear(result.removed)
             self.invoice_items.clear(result.removed)
@@ -91,6 +103,7 @@ class Loaders:
             if invoice.items is not None:
                 for line in invoice.items:
                     self.invoice_item.clear(line.key)
+                    self._lines.pop(line.key, None)
             self._seen_invoice(invoice)
             if invoice.client_key is not None:
                 self.client_invoices.clear(invoice.client_key)
@@ -120,7 +133,7 @@ class Loaders:
             return
         if record.items is not None:
             self.invoice_items.prime(record.key, record.items)
-            self._seen_items(record.items)
+            self._embedded_lines.append(record.items)
         connector = self.connectors.get(record.key.source)
         if connector is not None and record.client_key is not None:
             client = connector.embedded_client(record)
@@ -129,8 +142,15 @@ class Loaders:
 
     def _seen_items(self, items: Any) -> None:
         if isinstance(items, Sequence):
-            for item in items:
-                self.invoice_item.prime(item.key, item)
+            self._embedded_lines.append(items)
+
+    def _known_lines(self) -> dict[Key, InvoiceItemRecord]:
+        """Every line seen so far by key (mapping what was not mapped yet)."""
+        for lines in self._embedded_lines:
+            for line in lines:
+                self._lines[line.key] = line
+        self._embedded_lines.clear()
+        return self._lines
 
     def _seen_invoices(self, records: Any) -> None:
         if isinstance(records, Sequence):

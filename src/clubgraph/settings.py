@@ -67,6 +67,8 @@ class Settings:
 
     sources: tuple[SourceSettings, ...] = ()
     trace_upstream: bool = False
+    # Queries run on the compiled executor (schema/execution.py); off, on graphql-core's.
+    compiled_execution: bool = True
     max_page_size: int = 100
     default_page_size: int = 50
     sandbox_latency_ms: int = 0
@@ -101,6 +103,7 @@ class Settings:
         return cls(
             sources=tuple(sources),
             trace_upstream=_bool(env, "CLUBGRAPH_TRACE_UPSTREAM", False),
+            compiled_execution=_bool(env, "CLUBGRAPH_COMPILED_EXECUTION", True),
             max_page_size=max_page,
             default_page_size=min(_int(env, "CLUBGRAPH_DEFAULT_PAGE_SIZE", 50, 1), max_page),
             sandbox_latency_ms=_int(env, "CLUBGRAPH_SANDBOX_LATENCY_MS", 0),

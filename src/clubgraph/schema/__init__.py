@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
@@ -10,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from .client import Client
 from .errors import CodedErrors
+from .execution import Plans, make_execute
 from .invoice import Invoice, InvoiceItem
 from .mutations import Mutation
 from .query import Query
@@ -22,17 +26,29 @@ class Schema(strawberry.Schema):
     unexpected (with its traceback) and upstream failures; a client's bad input is
     the client's to see, not a server error to log."""
 
+    _execute: Callable[..., Any] | None = None
+    compiled = True
+
+    def _get_execute_function(self) -> Callable[..., Any]:
+        # Queries run on the compiled executor; what it does not handle, on graphql-core.
+        if not self.compiled or self.config.enable_experimental_incremental_execution:
+            return super()._get_execute_function()
+        if self._execute is None:
+            self._execute = make_execute(Plans())
+        return self._execute
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         return None
 
 
-def build_schema() -> strawberry.Schema:
-    """The clubgraph schema with its extensions."""
+def build_schema(*, compiled: bool = True) -> strawberry.Schema:
+    """The clubgraph schema with its extensions; ``compiled`` runs queries on the
+    compiled executor (``execution.py``), else all on graphql-core's."""
     # `Subscription` names the entity (a membership or recurring plan); the root
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         types=[Client, Invoice, InvoiceItem, Subscription],
@@ -45,6 +61,8 @@ def build_schema() -> strawberry.Schema:
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )
+    schema.compiled = compiled
+    return schema
 
 
 __all__ = ["build_schema"]

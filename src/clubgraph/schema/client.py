@@ -49,31 +49,31 @@ class Client(Node):
 
     @strawberry.field(description="Full name for display (or company name).")
     async def name(self, info: Ctx) -> str:
-        return (await self._rec(info)).display_name
+        return (self.record or await self._rec(info)).display_name
 
     @strawberry.field(description="Given name, when the source has it separately.")
     async def first_name(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).first_name
+        return (self.record or await self._rec(info)).first_name
 
     @strawberry.field(description="Family name, when the source has it separately.")
     async def last_name(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).last_name
+        return (self.record or await self._rec(info)).last_name
 
     @strawberry.field(description="Email address, as the source has it.")
     async def email(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).email
+        return (self.record or await self._rec(info)).email
 
     @strawberry.field(description="Phone number, as the source has it.")
     async def phone(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).phone
+        return (self.record or await self._rec(info)).phone
 
     @strawberry.field(description="When the client was created in the source.")
     async def created_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).created_at
+        return (self.record or await self._rec(info)).created_at
 
     @strawberry.field(description=RAW_DESCRIPTION)
     async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((await self._rec(info)).raw))
+        return JSON(dict((self.record or await self._rec(info)).raw))
 
     @strawberry.field(description="This client's invoices in this source, newest first.")
     async def invoices(
@@ -129,7 +129,7 @@ class Client(Node):
         )
     )
     async def profiles(self, info: Ctx) -> list[Client]:
-        email = normalize_email((await self._rec(info)).email)
+        email = normalize_email((self.record or await self._rec(info)).email)
         if email is None:
             return []
         records = await info.context.loaders.clients_by_email.load(email)
@@ -144,7 +144,7 @@ class Client(Node):
     async def person(self, info: Ctx) -> LazyPerson | None:
         from .person import Person
 
-        email = (await self._rec(info)).email
+        email = (self.record or await self._rec(info)).email
         if not email:
             return None
         return Person(email=normalize_email(email) or email)

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry import Private
 
+from ..listing import Edge as ListingEdge
 from ..listing import Page
 from .errors import BadInput
 
@@ -19,20 +21,31 @@ class PageInfo:
     has_previous_page: bool = strawberry.field(
         description="True when this page was requested after a cursor (items precede it)."
     )
-    start_cursor: str | None = strawberry.field(
-        description="Cursor of the first edge; null on an empty page."
-    )
-    end_cursor: str | None = strawberry.field(
+    # Cursors are encoded only when asked for.
+    first: Private[ListingEdge[Any] | None] = None
+    last: Private[ListingEdge[Any] | None] = None
+
+    @strawberry.field(description="Cursor of the first edge; null on an empty page.")
+    def start_cursor(self) -> str | None:
+        return None if self.first is None else self.first.cursor
+
+    @strawberry.field(
         description="Cursor of the last edge: pass it as `after` to get the next page."
     )
+    def end_cursor(self) -> str | None:
+        return None if self.last is None else self.last.cursor
 
 
 @strawberry.type(description="One item of a list with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(
+    node: NodeT = strawberry.field(description="The item.")
+    at: Private[ListingEdge[Any]]
+
+    @strawberry.field(
         description="Opaque cursor of this item: pass it as `after` to continue after it."
     )
-    node: NodeT = strawberry.field(description="The item.")
+    def cursor(self) -> str:
+        return self.at.cursor
 
 
 @strawberry.type(description="A page of a list (Relay connection).")
@@ -69,14 +82,14 @@ def page_size(requested: int | None, default: int, maximum: int, name: str = "fi
 
 def to_connection(page: Page[Any], wrap: Callable[[Any], NodeT]) -> Connection[NodeT]:
     """Build a connection from a merged page, wrapping each row as a graph object."""
-    edges = [Edge(cursor=e.cursor, node=wrap(e.row)) for e in page.edges]
+    edges = [Edge(node=wrap(e.row), at=e) for e in page.edges]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            first=page.edges[0] if page.edges else None,
+            last=page.edges[-1] if page.edges else None,
         ),
         total_count=page.total_count,
     )

@@ -89,71 +89,71 @@ class Invoice(Node):
 
     @strawberry.field(description="Invoice number as shown to the client, if the source has one.")
     async def number(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).number
+        return (self.record or await self._rec(info)).number
 
     @strawberry.field(description="Status unified over the sources.")
     async def status(self, info: Ctx) -> InvoiceStatus:
-        return (await self._rec(info)).status
+        return (self.record or await self._rec(info)).status
 
     @strawberry.field(
         description="The source's own status value(s), e.g. TimeTap `OPEN/Partial Payment`."
     )
     async def status_raw(self, info: Ctx) -> str:
-        return (await self._rec(info)).status_raw
+        return (self.record or await self._rec(info)).status_raw
 
     @strawberry.field(description="ISO 4217 currency of every amount on this invoice.")
     async def currency(self, info: Ctx) -> str:
-        return (await self._rec(info)).currency
+        return (self.record or await self._rec(info)).currency
 
     @strawberry.field(description="When the invoice was issued (timezone-aware).")
     async def issued_at(self, info: Ctx) -> datetime:
-        return (await self._rec(info)).issued_at
+        return (self.record or await self._rec(info)).issued_at
 
     @strawberry.field(description="When payment is due, if the source sets a due date.")
     async def due_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).due_at
+        return (self.record or await self._rec(info)).due_at
 
     @strawberry.field(description="When the invoice was paid in full, if it was.")
     async def paid_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).paid_at
+        return (self.record or await self._rec(info)).paid_at
 
     @strawberry.field(description="Sum of the lines before discount and tax.")
     async def subtotal(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).subtotal)
+        return Money.of((self.record or await self._rec(info)).subtotal)
 
     @strawberry.field(description="Total discount granted on the invoice.")
     async def discount(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).discount)
+        return Money.of((self.record or await self._rec(info)).discount)
 
     @strawberry.field(description="Total tax on the invoice.")
     async def tax(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).tax)
+        return Money.of((self.record or await self._rec(info)).tax)
 
     @strawberry.field(description="Amount billed: subtotal minus discount plus tax.")
     async def total(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).total)
+        return Money.of((self.record or await self._rec(info)).total)
 
     @strawberry.field(description="Amount paid so far.")
     async def amount_paid(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).amount_paid)
+        return Money.of((self.record or await self._rec(info)).amount_paid)
 
     @strawberry.field(description="Amount still to pay (zero when settled).")
     async def balance_due(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).balance_due)
+        return Money.of((self.record or await self._rec(info)).balance_due)
 
     @strawberry.field(description="Free-text note or comment on the invoice.")
     async def note(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).note
+        return (self.record or await self._rec(info)).note
 
     @strawberry.field(description=RAW_DESCRIPTION)
     async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((await self._rec(info)).raw))
+        return JSON(dict((self.record or await self._rec(info)).raw))
 
     @strawberry.field(description="The client billed (null when the source records none).")
     async def client(self, info: Ctx) -> LazyClient | None:
         from .client import Client
 
-        client_key = (await self._rec(info)).client_key
+        client_key = (self.record or await self._rec(info)).client_key
         return None if client_key is None else Client(key=client_key)
 
     @strawberry.field(description="The lines of the invoice, in their order on the invoice.")
@@ -180,7 +180,7 @@ class Invoice(Node):
     async def subscription(self, info: Ctx) -> LazySubscription | None:
         from .subscription import Subscription
 
-        key = (await self._rec(info)).subscription_key
+        key = (self.record or await self._rec(info)).subscription_key
         return None if key is None else Subscription(key=key)
 
 
@@ -199,44 +199,44 @@ class InvoiceItem(Node):
 
     @strawberry.field(description="Zero-based position of the line on its invoice.")
     async def position(self, info: Ctx) -> int:
-        return (await self._rec(info)).position
+        return (self.record or await self._rec(info)).position
 
     @strawberry.field(description="What the line is for, as shown on the invoice.")
     async def description(self, info: Ctx) -> str:
-        return (await self._rec(info)).description
+        return (self.record or await self._rec(info)).description
 
     @strawberry.field(description="Kind of line, unified.")
     async def kind(self, info: Ctx) -> InvoiceItemKind:
-        return (await self._rec(info)).kind
+        return (self.record or await self._rec(info)).kind
 
     @strawberry.field(description="The source's own line type, if it has one.")
     async def kind_raw(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).kind_raw
+        return (self.record or await self._rec(info)).kind_raw
 
     @strawberry.field(description="Quantity (exact decimal string).")
     async def quantity(self, info: Ctx) -> Decimal:
-        return (await self._rec(info)).quantity
+        return (self.record or await self._rec(info)).quantity
 
     @strawberry.field(description="Price of one unit before discount and tax.")
     async def unit_price(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).unit_price)
+        return Money.of((self.record or await self._rec(info)).unit_price)
 
     @strawberry.field(description="Discount on this line.")
     async def discount(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).discount)
+        return Money.of((self.record or await self._rec(info)).discount)
 
     @strawberry.field(description="Tax on this line.")
     async def tax(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).tax)
+        return Money.of((self.record or await self._rec(info)).tax)
 
     @strawberry.field(description="Line total: quantity x unit price - discount + tax.")
     async def total(self, info: Ctx) -> Money:
-        return Money.of((await self._rec(info)).total)
+        return Money.of((self.record or await self._rec(info)).total)
 
     @strawberry.field(description=RAW_DESCRIPTION)
     async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((await self._rec(info)).raw))
+        return JSON(dict((self.record or await self._rec(info)).raw))
 
     @strawberry.field(description="The invoice this line belongs to.")
     async def invoice(self, info: Ctx) -> Invoice:
-        return Invoice(key=(await self._rec(info)).invoice_key)
+        return Invoice(key=(self.record or await self._rec(info)).invoice_key)

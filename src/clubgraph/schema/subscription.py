@@ -84,57 +84,57 @@ class Subscription(Node):
 
     @strawberry.field(description="Membership or recurring invoice.")
     async def kind(self, info: Ctx) -> SubscriptionKind:
-        return (await self._rec(info)).kind
+        return (self.record or await self._rec(info)).kind
 
     @strawberry.field(description="Name of the plan, e.g. 'Monthly Unlimited'.")
     async def plan_name(self, info: Ctx) -> str:
-        return (await self._rec(info)).plan_name
+        return (self.record or await self._rec(info)).plan_name
 
     @strawberry.field(description="The plan's id in the source, if plans are separate records.")
     async def plan_id(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).plan_id
+        return (self.record or await self._rec(info)).plan_id
 
     @strawberry.field(description="Status unified over the sources.")
     async def status(self, info: Ctx) -> SubscriptionStatus:
-        return (await self._rec(info)).status
+        return (self.record or await self._rec(info)).status
 
     @strawberry.field(description="The source's own status value.")
     async def status_raw(self, info: Ctx) -> str:
-        return (await self._rec(info)).status_raw
+        return (self.record or await self._rec(info)).status_raw
 
     @strawberry.field(description="How often it bills.")
     async def interval(self, info: Ctx) -> BillingInterval:
-        return (await self._rec(info)).interval
+        return (self.record or await self._rec(info)).interval
 
     @strawberry.field(description="The source's own frequency value.")
     async def interval_raw(self, info: Ctx) -> str | None:
-        return (await self._rec(info)).interval_raw
+        return (self.record or await self._rec(info)).interval_raw
 
     @strawberry.field(description="Amount billed each interval, if known.")
     async def price(self, info: Ctx) -> Money | None:
-        return Money.maybe((await self._rec(info)).price)
+        return Money.maybe((self.record or await self._rec(info)).price)
 
     @strawberry.field(description="When it starts or started.")
     async def starts_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).starts_at
+        return (self.record or await self._rec(info)).starts_at
 
     @strawberry.field(description="When it ends or ended; null when open-ended.")
     async def ends_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).ends_at
+        return (self.record or await self._rec(info)).ends_at
 
     @strawberry.field(description="When it next bills, if it is still billing.")
     async def next_billing_at(self, info: Ctx) -> datetime | None:
-        return (await self._rec(info)).next_billing_at
+        return (self.record or await self._rec(info)).next_billing_at
 
     @strawberry.field(description=RAW_DESCRIPTION)
     async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((await self._rec(info)).raw))
+        return JSON(dict((self.record or await self._rec(info)).raw))
 
     @strawberry.field(description="The client who holds it.")
     async def client(self, info: Ctx) -> LazyClient | None:
         from .client import Client
 
-        key = (await self._rec(info)).client_key
+        key = (self.record or await self._rec(info)).client_key
         return None if key is None else Client(key=key)
 
     @strawberry.field(description="Invoices billed under it, newest first.")

@@ -23,6 +23,7 @@ from ...domain import (
     InvoiceRecord,
     InvoiceStatus,
     Key,
+    MappedLater,
     Money,
     Source,
     SubscriptionKind,
@@ -211,7 +212,7 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
         note=raw.get("remarks") or None,
         items=None
         if details is None
-        else tuple(map_invoice_item(line, key, currency) for line in details),
+        else MappedLater(details, lambda _, line: map_invoice_item(line, key, currency)),
         raw=raw,
     )
 

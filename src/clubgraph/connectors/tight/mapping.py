@@ -27,6 +27,7 @@ from ...domain import (
     InvoiceRecord,
     InvoiceStatus,
     Key,
+    MappedLater,
     Money,
     Source,
     SubscriptionKind,
@@ -227,7 +228,7 @@ def map_invoice(raw: TightInvoice, tenant: str) -> InvoiceRecord:
     key = invoice_key(tenant, raw["id"])
     lines = raw.get("lineItems")
     items = (
-        tuple(map_item(line, key, i, currency) for i, line in enumerate(lines))
+        MappedLater(lines, lambda i, line: map_item(line, key, i, currency))
         if isinstance(lines, list)
         else None
     )
