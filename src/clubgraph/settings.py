@@ -39,6 +39,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={value!r} is not a boolean (use 1/0, true/false)")
 
 
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not a number") from None
+    if not number >= minimum:  # also refuses NaN
+        raise SettingsError(f"{name}={number} must be >= {minimum}")
+    return number
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     value = env.get(name)
     if value is None or value == "":
@@ -52,6 +65,35 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return number
 
 
+DEFAULT_CACHE_TTLS: tuple[tuple[str, float], ...] = (
+    ("reference", 300.0),
+    ("client", 60.0),
+    ("invoice", 30.0),
+    ("subscription", 60.0),
+)
+
+
+def _ttls(
+    env: Mapping[str, str], name: str, default: tuple[tuple[str, float], ...]
+) -> tuple[tuple[str, float], ...]:
+    """``kind=seconds,...`` over the defaults; an unknown kind is an error."""
+    value = env.get(name, "").strip()
+    ttls = dict(default)
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        kind, sep, seconds = part.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in ttls:
+            raise SettingsError(f"{name}: {part!r} is not one of {sorted(ttls)}=<seconds>")
+        try:
+            number = float(seconds)
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} has no number of seconds") from None
+        if not number >= 0:
+            raise SettingsError(f"{name}: {part!r} must not be negative")
+        ttls[kind] = number
+    return tuple(ttls.items())
+
+
 @dataclass(frozen=True, slots=True)
 class SourceSettings:
     """Where one upstream lives and how to authenticate (None: development credentials)."""
@@ -59,6 +101,9 @@ class SourceSettings:
     source: Source
     url: str
     credentials: Any | None
+    # Per-source overrides of Settings.connect_timeout_s / read_timeout_s (None: those).
+    connect_timeout_s: float | None = None
+    read_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +124,26 @@ class Settings:
     clubcollect_index: str = ":memory:"
     # The idempotency keys of mutations; a file survives restarts.
     state_db: str = ":memory:"
+    # --- calls to upstreams ---
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    # Every upstream call made for one GraphQL request ends by this deadline.
+    request_deadline_s: float = 30.0
+    # Retries of idempotent calls (reads), with exponential backoff and jitter.
+    retries: int = 2
+    retry_backoff_s: float = 0.1
+    # The longest wait before a retry, Retry-After included (longer: no retry).
+    retry_max_delay_s: float = 2.0
+    # Circuit breaker per source: opens after this many failures in a row, probes
+    # again (half-open) after breaker_reset_s.
+    breaker_failures: int = 5
+    breaker_reset_s: float = 30.0
+    # --- shared cache (off unless enabled; Redis when redis_url is set) ---
+    cache_enabled: bool = False
+    redis_url: str | None = None
+    # Seconds per cached kind: "reference" (plans, tenants, tax groups), "client",
+    # "invoice", "subscription"; 0 disables that kind.
+    cache_ttls: tuple[tuple[str, float], ...] = DEFAULT_CACHE_TTLS
 
     @property
     def embedded_sandbox(self) -> bool:
@@ -112,4 +177,15 @@ class Settings:
             state_db=env.get("CLUBGRAPH_STATE_DB", "").strip() or DEFAULT_STATE_DB,
             clubcollect_index=env.get("CLUBGRAPH_CLUBCOLLECT_INDEX", "").strip()
             or DEFAULT_CLUBCOLLECT_INDEX,
+            connect_timeout_s=_float(env, "CLUBGRAPH_UPSTREAM_CONNECT_TIMEOUT", 5.0, 0.001),
+            read_timeout_s=_float(env, "CLUBGRAPH_UPSTREAM_READ_TIMEOUT", 30.0, 0.001),
+            request_deadline_s=_float(env, "CLUBGRAPH_REQUEST_DEADLINE", 30.0, 0.001),
+            retries=_int(env, "CLUBGRAPH_UPSTREAM_RETRIES", 2),
+            retry_backoff_s=_float(env, "CLUBGRAPH_RETRY_BACKOFF", 0.1),
+            retry_max_delay_s=_float(env, "CLUBGRAPH_RETRY_MAX_DELAY", 2.0),
+            breaker_failures=_int(env, "CLUBGRAPH_BREAKER_FAILURES", 5, 1),
+            breaker_reset_s=_float(env, "CLUBGRAPH_BREAKER_RESET", 30.0, 0.001),
+            cache_enabled=_bool(env, "CLUBGRAPH_CACHE", False),
+            redis_url=env.get("CLUBGRAPH_REDIS_URL", "").strip() or None,
+            cache_ttls=_ttls(env, "CLUBGRAPH_CACHE_TTLS", DEFAULT_CACHE_TTLS),
         )
