@@ -17,6 +17,7 @@ from clubgraph.listing import (
     InvalidPaging,
     OpenStreams,
     Page,
+    memory_page,
     memory_streams,
     paginate,
 )
@@ -247,6 +248,49 @@ async def test_lists_in_memory_page_the_same_way() -> None:
     tail = await paginate("m", streams, first=None, after=None, last=4, before=None)
     assert [e.row.key.id for e in tail.edges] == expected[-4:]
     assert tail.total_count == 11
+
+
+async def test_a_first_page_in_memory_is_the_page_paginate_gives() -> None:
+    rows = [
+        Row(0, Key(EntityType.INVOICE, Source.TIGHT, "t", str(i)), i % 4, None, i)
+        for i in range(1, 12)
+    ]
+    for descending in (True, False):
+        for first in (0, 1, 3, 11, 20):
+            streams = memory_streams("m", rows, descending=descending)
+            want = await paginate("k", streams, first=first, after=None, last=None, before=None)
+            got = await memory_page(
+                "k",
+                "m",
+                rows,
+                descending=descending,
+                first=first,
+                after=None,
+                last=None,
+                before=None,
+            )
+            assert [e.cursor for e in got.edges] == [e.cursor for e in want.edges]
+            assert [e.row.key for e in got.edges] == [e.row.key for e in want.edges]
+            assert (got.has_next_page, got.has_previous_page, got.total_count) == (
+                want.has_next_page,
+                want.has_previous_page,
+                want.total_count,
+            )
+            # the next page, through a cursor, continues where the direct cut stopped
+            if got.edges and got.has_next_page:
+                after = got.edges[-1].cursor
+                rest = await memory_page(
+                    "k",
+                    "m",
+                    rows,
+                    descending=descending,
+                    first=50,
+                    after=after,
+                    last=None,
+                    before=None,
+                )
+                seen = [e.row.key for e in got.edges] + [e.row.key for e in rest.edges]
+                assert len(seen) == len(set(seen)) == len(rows)
 
 
 async def test_a_crafted_cursor_that_inflates_hugely_is_refused() -> None:

@@ -83,6 +83,8 @@ _PLANS_KEPT = 256
 
 # How a field's value is completed.
 _LEAF, _OBJECT, _LIST, _ABSTRACT = range(4)
+# How a field's value is obtained.
+_ATTRIBUTE, _RESOLVER_WITH_SELF, _RESOLVER, _TYPENAME_FIELD = range(4)
 
 
 class Unsupported(Exception):
@@ -106,13 +108,37 @@ def shape_of(type_: GraphQLOutputType) -> Shape:
         nullable, type_ = False, type_.of_type
     if isinstance(type_, GraphQLList):
         return Shape(_LIST, nullable, type_, of=shape_of(type_.of_type))
-    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+    if isinstance(type_, GraphQLEnumType):
+        return Shape(_LEAF, nullable, type_, serialize=_enum_serializer(type_))
+    if isinstance(type_, GraphQLScalarType):
         return Shape(_LEAF, nullable, type_, serialize=type_.coerce_output_value)
     if isinstance(type_, GraphQLObjectType):
         return Shape(_OBJECT, nullable, type_)
     if is_abstract_type(type_):
         return Shape(_ABSTRACT, nullable, type_)
     raise Unsupported(f"output type {type_}")
+
+
+def _enum_serializer(type_: GraphQLEnumType) -> Callable[[Any], Any]:
+    """An enum's names by value in a table (Strawberry's enum type searches its values
+    one by one for each output)."""
+    names: dict[Any, str] = {}
+    wrapped = getattr(type_, "wrapped_cls", None)
+    for name, value in type_.values.items():
+        names[value.value] = name
+        if wrapped is not None:
+            for member in wrapped:
+                if member.value == value.value:
+                    names[member] = name
+    coerce = type_.coerce_output_value
+
+    def serialize(value: Any) -> Any:
+        try:
+            return names[value]
+        except (KeyError, TypeError):
+            return coerce(value)
+
+    return serialize
 
 
 @dataclass(slots=True, eq=False)
@@ -125,8 +151,13 @@ class FieldPlan:
     parent: GraphQLObjectType
     definition: GraphQLField | None  # None for __typename
     shape: Shape | None
+    # How the value is obtained: an attribute, a resolver (with or without the
+    # object), or the type's name.
+    mode: int = 0
     # The Python attribute read when the field has no resolver.
     attribute: str | None = None
+    # The resolver is ``async def``: its result is a coroutine to drive.
+    is_async: bool = False
     # The resolver, called as resolver(source, **kwargs) or resolver(**kwargs).
     resolver: Callable[..., Any] | None = None
     passes_self: bool = False
@@ -246,7 +277,7 @@ class Operation:
         name = nodes[0].name.value
         sub = tuple(n.selection_set for n in nodes if n.selection_set is not None)
         if name == "__typename":
-            return FieldPlan(key, name, tuple(nodes), parent, None, None)
+            return FieldPlan(key, name, tuple(nodes), parent, None, None, mode=_TYPENAME_FIELD)
         if name.startswith("__"):
             raise Unsupported("introspection")
         definition = parent.fields[name]
@@ -275,6 +306,8 @@ class Operation:
             raise Unsupported(f"{parent.name}.{name} resolves with a static or class method")
         plan.resolver = function
         plan.passes_self = resolver.self_parameter is not None
+        plan.mode = _RESOLVER_WITH_SELF if plan.passes_self else _RESOLVER
+        plan.is_async = inspect.iscoroutinefunction(function)
         plan.strawberry_field = strawberry_field
         info = resolver.info_parameter
         plan.info_parameter = info.name if info is not None else None
@@ -501,22 +534,31 @@ class Run:
     def object(
         self, fields: Sequence[FieldPlan], source: Any, out: dict[str, Any], slot: Slot
     ) -> None:
+        """Resolve ``fields`` on ``source`` into ``out``. The hot loop: a leaf whose value
+        is at hand is serialised here; everything else goes through ``complete``."""
+        kwargs_of = self.kwargs
         for plan in fields:
             key = plan.key
+            mode = plan.mode
             try:
-                if plan.attribute is not None:
-                    value = getattr(source, plan.attribute)
-                elif plan.resolver is not None:
-                    kwargs = self.kwargs.get(plan)
+                if mode == _ATTRIBUTE:
+                    value = getattr(source, plan.attribute)  # type: ignore[arg-type]
+                elif mode == _TYPENAME_FIELD:
+                    out[key] = plan.parent.name
+                    continue
+                else:
+                    kwargs = kwargs_of.get(plan)
                     if kwargs is None:
                         kwargs = self.arguments(plan)
                     if isinstance(kwargs, GraphQLError):
                         raise kwargs
-                    if plan.passes_self:
-                        value = plan.resolver(source, **kwargs)
+                    resolver = plan.resolver
+                    assert resolver is not None
+                    if mode == _RESOLVER_WITH_SELF:
+                        value = resolver(source, **kwargs)
                     else:
-                        value = plan.resolver(**kwargs)
-                    if type(value) is CoroutineType:
+                        value = resolver(**kwargs)
+                    if plan.is_async and type(value) is CoroutineType:
                         try:
                             waiting = value.send(None)
                         except StopIteration as done:
@@ -525,18 +567,25 @@ class Run:
                             out[key] = None  # keeps the key's place in the response
                             self.park(_Parked(value, waiting, plan, out, slot))
                             continue
-                    elif inspect.isawaitable(value):
-                        awaitable = _awaited(value)
+                    elif hasattr(type(value), "__await__") and inspect.isawaitable(value):
                         out[key] = None
-                        self.parked.append(_Parked(awaitable, None, plan, out, slot))
+                        self.parked.append(_Parked(_awaited(value), None, plan, out, slot))
                         continue
-                else:
-                    out[key] = plan.parent.name
-                    continue
             except Exception as error:
                 self.field_error(error, plan, out, key, slot)
                 continue
-            self.complete(plan, plan.shape, value, out, key, slot)
+            shape = plan.shape
+            assert shape is not None
+            if value is not None and shape.kind == _LEAF:
+                try:
+                    serialized = shape.serialize(value)  # type: ignore[misc]
+                except Exception as error:
+                    self.field_error(error, plan, out, key, slot)
+                    continue
+                if serialized is not None and serialized is not Undefined:
+                    out[key] = serialized
+                    continue
+            self.complete(plan, shape, value, out, key, slot)
 
     def complete(
         self,

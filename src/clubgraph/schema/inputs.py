@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,10 +13,11 @@ from ..connectors.base import (
     InvoiceFilter,
     InvoiceOrder,
     InvoiceSortField,
+    Row,
     SortDirection,
 )
 from ..domain import InvoiceStatus
-from ..listing import OpenStreams, Page, paginate
+from ..listing import OpenStreams, Page, memory_page, paginate
 from .connection import page_size
 from .errors import BadInput
 
@@ -122,6 +124,22 @@ def page_args(
 async def page_of(kind: str, open_streams: OpenStreams, args: PageArgs) -> Page[Any]:
     return await paginate(
         kind, open_streams, first=args.first, after=args.after, last=args.last, before=args.before
+    )
+
+
+async def page_in_memory(
+    kind: str, stream_id: str, rows: Sequence[Row[Any]], *, descending: bool, args: PageArgs
+) -> Page[Any]:
+    """A page of a list held in memory (``memory_page``)."""
+    return await memory_page(
+        kind,
+        stream_id,
+        rows,
+        descending=descending,
+        first=args.first,
+        after=args.after,
+        last=args.last,
+        before=args.before,
     )
 
 

@@ -21,7 +21,6 @@ from ..connectors.base import (
     invoice_sort_value,
 )
 from ..domain import Key
-from ..listing import memory_streams
 from .connection import Connection, to_connection
 from .enums import InvoiceItemKind, InvoiceStatus
 from .inputs import (
@@ -33,7 +32,7 @@ from .inputs import (
     PageArgs,
     describe,
     page_args,
-    page_of,
+    page_in_memory,
 )
 from .money import Money
 from .node import RAW_DESCRIPTION, Ctx, Node, loaded
@@ -69,9 +68,10 @@ async def invoice_connection(
         for r in records
         if invoice_matches(r, flt)
     ]
-    streams = memory_streams("memory", rows, descending=order.direction is SortDirection.DESC)
     kind = f"{kind}|{describe(flt)}|{order.field.value}:{order.direction.value}"
-    return to_connection(await page_of(kind, streams, args), Invoice.of_row)
+    descending = order.direction is SortDirection.DESC
+    page = await page_in_memory(kind, "memory", rows, descending=descending, args=args)
+    return to_connection(page, Invoice.of_row)
 
 
 @strawberry.type(description="A bill sent to a client.")
@@ -165,14 +165,17 @@ class Invoice(Node):
         last: LastArg = None,
         before: BeforeArg = None,
     ) -> Connection[InvoiceItem]:
-        record = await self._rec(info)
+        record = self.record or await self._rec(info)
         lines: Sequence[domain.InvoiceItemRecord] | None = record.items
         if lines is None:
             lines = await info.context.loaders.invoice_items.load(self.key)
         rows = [Row(0, line.key, line.position, line, line.key.id) for line in lines]
-        streams = memory_streams("lines", rows, descending=False)
-        page = await page_of(
-            f"items|{ids.encode(self.key)}", streams, page_args(info, first, after, last, before)
+        page = await page_in_memory(
+            f"items|{ids.encode(self.key)}",
+            "lines",
+            rows,
+            descending=False,
+            args=page_args(info, first, after, last, before),
         )
         return to_connection(page, InvoiceItem.of_row)
 

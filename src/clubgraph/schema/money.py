@@ -17,9 +17,10 @@ class Money:
         description='Amount in major units as an exact decimal string, e.g. "49.95".'
     )
     currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR.")
-    minor_units: int = strawberry.field(
-        description="Amount in minor units (cents) as an integer, e.g. 4995."
-    )
+
+    @strawberry.field(description="Amount in minor units (cents) as an integer, e.g. 4995.")
+    def minor_units(self) -> int:
+        return domain.Money(self.amount, self.currency).minor
 
     @strawberry.field(description='Amount and currency for display, e.g. "49.95 EUR".')
     def formatted(self) -> str:
@@ -27,7 +28,7 @@ class Money:
 
     @classmethod
     def of(cls, money: domain.Money) -> Money:
-        return cls(amount=money.amount, currency=money.currency, minor_units=money.minor)
+        return cls(amount=money.amount, currency=money.currency)
 
     @classmethod
     def maybe(cls, money: domain.Money | None) -> Money | None:

@@ -17,7 +17,6 @@ from ..connectors.base import (
     subscription_matches,
     subscription_sort_value,
 )
-from ..listing import memory_streams
 from .connection import Connection, to_connection
 from .enums import BillingInterval, SubscriptionKind, SubscriptionStatus
 from .inputs import (
@@ -33,7 +32,7 @@ from .inputs import (
     describe,
     invoice_filter,
     page_args,
-    page_of,
+    page_in_memory,
 )
 from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
@@ -59,8 +58,9 @@ async def subscription_connection(
         for r in records
         if subscription_matches(r, flt)
     ]
-    streams = memory_streams("memory", rows, descending=True)
-    page = await page_of(f"{kind}|{describe(flt)}", streams, args)
+    page = await page_in_memory(
+        f"{kind}|{describe(flt)}", "memory", rows, descending=True, args=args
+    )
     return to_connection(page, Subscription.of_row)
 
 

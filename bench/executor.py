@@ -1,0 +1,180 @@
+"""``python -m bench.executor``: CPU per resolved field of the GraphQL layer alone.
+
+The main benchmark measures whole requests: upstream HTTP, JSON decoding and mapping
+included. This one takes them out, to show what the GraphQL layer itself costs per
+field, and what the compiled executor saves over graphql-core's:
+
+1. The sandbox runs in this process; each source's connector is wrapped in
+   ``Replay``, which records the connector's answers (reads by key, list chunks) on
+   the first run of a workload and replays them from memory afterwards. Replayed
+   records are the very objects the first run mapped, so later runs do no HTTP, no
+   JSON decoding and no mapping.
+2. Each workload runs on both executors (the compiled one, then graphql-core's with
+   ``compiled=False``); the answers must be equal.
+3. Each executor runs the workload ``--repeat`` times; CPU time (``process_time``) per
+   request is divided by the fields in the answer (every key of every object in
+   ``data``, lists' items counted through their objects).
+
+Figures go to stdout and ``bench/results/executor.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from clubgraph import workloads
+from clubgraph.connectors.base import Chunk, Connector, Stream
+from clubgraph.domain import Source
+from clubgraph.idempotency import IdempotencyStore
+from clubgraph.loaders import Loaders
+from clubgraph.sandbox.runner import start_sandbox
+from clubgraph.schema import build_schema
+from clubgraph.schema.context import Context
+from clubgraph.settings import Settings, SourceSettings
+from clubgraph.upstreams import build_connector
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VARIABLES: dict[str, dict[str, Any]] = {"W1": {"first": 50}, "W2": {"first": 500}}
+_READS = {
+    "tenants",
+    "clients",
+    "invoices",
+    "invoice_items",
+    "invoice_item",
+    "subscriptions",
+    "client_invoices",
+    "client_subscriptions",
+    "subscription_invoices",
+    "client_streams",
+    "invoice_streams",
+    "subscription_streams",
+}
+
+
+class Replay:
+    """A connector's reads, recorded once and replayed from memory."""
+
+    def __init__(self, inner: Connector) -> None:
+        self._inner = inner
+        self._answers: dict[tuple[str, str], Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name not in _READS:
+            return attribute
+        return self._recorded(name, attribute)
+
+    def _recorded(self, name: str, method: Callable[..., Awaitable[Any]]) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            key = (name, repr((args, sorted(kwargs.items()))))
+            if key not in self._answers:
+                answer = await method(*args, **kwargs)
+                if name.endswith("_streams"):
+                    answer = [self._stream(s) for s in answer]
+                self._answers[key] = answer
+            return self._answers[key]
+
+        return call
+
+    @staticmethod
+    def _stream(stream: Stream[Any]) -> Stream[Any]:
+        chunks: dict[tuple[int, int], Chunk[Any]] = {}
+
+        async def fetch(start: int, count: int) -> Chunk[Any]:
+            if (start, count) not in chunks:
+                chunks[start, count] = await stream.fetch(start, count)
+            return chunks[start, count]
+
+        return Stream(stream.id, fetch, stream.descending, stream.meta)
+
+
+def count_fields(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(count_fields(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_fields(v) for v in value)
+    return 0
+
+
+async def run(names: Sequence[str], repeat: int) -> list[dict[str, Any]]:
+    sandbox = await start_sandbox(port_base=None)
+    settings = Settings(
+        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        max_page_size=500,
+    )
+    inner = {
+        cfg.source: build_connector(cfg, warn_dev_credentials=False, clubcollect_index=":memory:")
+        for cfg in settings.sources
+    }
+    idempotency = IdempotencyStore(":memory:")
+    await idempotency.start()
+    await asyncio.gather(*(c.start() for c in inner.values()))
+    connectors: dict[Source, Any] = {source: Replay(c) for source, c in inner.items()}
+    compiled, standard = build_schema(), build_schema(compiled=False)
+    rows: list[dict[str, Any]] = []
+    try:
+        for name in names:
+            document, variables = workloads.load(name), VARIABLES.get(name, {})
+
+            async def once(schema: Any) -> Any:
+                context = Context(
+                    settings=settings,
+                    connectors=connectors,
+                    loaders=Loaders(connectors),
+                    idempotency=idempotency,
+                )
+                result = await schema.execute(document, variables, context_value=context)
+                if result.errors:
+                    raise RuntimeError(f"{name}: {result.errors}")
+                return result.data
+
+            reference = await once(standard)
+            assert await once(compiled) == reference, f"{name}: the executors disagree"
+            fields = count_fields(reference)
+            row: dict[str, Any] = {"workload": name, "fields": fields}
+            for label, schema in (("compiled", compiled), ("graphql-core", standard)):
+                samples = []
+                for _ in range(repeat):
+                    started = time.process_time()
+                    await once(schema)
+                    samples.append(time.process_time() - started)
+                per_request = statistics.median(samples)
+                row[label] = {
+                    "ms_per_request": round(per_request * 1000, 2),
+                    "us_per_field": round(per_request / fields * 1e6, 2),
+                }
+            rows.append(row)
+    finally:
+        await asyncio.gather(*(c.close() for c in inner.values()))
+        await idempotency.close()
+        await sandbox.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default="W1,W2", help="comma-separated (default W1,W2)")
+    parser.add_argument("--repeat", type=int, default=15, help="runs per executor (median kept)")
+    args = parser.parse_args(argv)
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    rows = asyncio.run(run(names, args.repeat))
+    print(f"{'workload':9} {'fields':>7} {'compiled us/field':>18} {'graphql-core us/field':>22}")
+    for row in rows:
+        print(
+            f"{row['workload']:9} {row['fields']:7} {row['compiled']['us_per_field']:18}"
+            f" {row['graphql-core']['us_per_field']:22}"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "executor.json").write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
