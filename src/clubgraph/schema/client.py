@@ -25,7 +25,16 @@ from .inputs import (
     page_args,
 )
 from .invoice import Invoice, invoice_connection, order_of
-from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg, loaded
+from .node import (
+    RAW_DESCRIPTION,
+    Ctx,
+    InvoiceStatusArg,
+    Node,
+    SubscriptionStatusArg,
+    loaded,
+    raw_json,
+    record_field,
+)
 from .subscription import Subscription, subscription_connection
 
 if TYPE_CHECKING:
@@ -47,33 +56,25 @@ class Client(Node):
     def of_row(cls, row: Row[Any]) -> Client:
         return cls(key=row.key, record=row.record)
 
-    @strawberry.field(description="Full name for display (or company name).")
-    async def name(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).display_name
+    name: str = record_field("display_name", description="Full name for display (or company name).")
 
-    @strawberry.field(description="Given name, when the source has it separately.")
-    async def first_name(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).first_name
+    first_name: str | None = record_field(
+        "first_name", description="Given name, when the source has it separately."
+    )
 
-    @strawberry.field(description="Family name, when the source has it separately.")
-    async def last_name(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).last_name
+    last_name: str | None = record_field(
+        "last_name", description="Family name, when the source has it separately."
+    )
 
-    @strawberry.field(description="Email address, as the source has it.")
-    async def email(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).email
+    email: str | None = record_field("email", description="Email address, as the source has it.")
 
-    @strawberry.field(description="Phone number, as the source has it.")
-    async def phone(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).phone
+    phone: str | None = record_field("phone", description="Phone number, as the source has it.")
 
-    @strawberry.field(description="When the client was created in the source.")
-    async def created_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).created_at
+    created_at: datetime | None = record_field(
+        "created_at", description="When the client was created in the source."
+    )
 
-    @strawberry.field(description=RAW_DESCRIPTION)
-    async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((self.record or await self._rec(info)).raw))
+    raw: JSON = record_field("raw", description=RAW_DESCRIPTION, wrap=raw_json)
 
     @strawberry.field(description="This client's invoices in this source, newest first.")
     async def invoices(

@@ -78,13 +78,15 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
+from .node import RECORD_READ
+
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _PLANS_KEPT = 256
 
 # How a field's value is completed.
 _LEAF, _OBJECT, _LIST, _ABSTRACT = range(4)
 # How a field's value is obtained.
-_ATTRIBUTE, _RESOLVER_WITH_SELF, _RESOLVER, _TYPENAME_FIELD = range(4)
+_ATTRIBUTE, _RESOLVER_WITH_SELF, _RESOLVER, _TYPENAME_FIELD, _RECORD = range(5)
 
 
 class Unsupported(Exception):
@@ -158,6 +160,8 @@ class FieldPlan:
     attribute: str | None = None
     # The resolver is ``async def``: its result is a coroutine to drive.
     is_async: bool = False
+    # A ``record_field``: the record's attribute and its wrap (node.py).
+    record_read: tuple[str, Callable[[Any], Any] | None] | None = None
     # The resolver, called as resolver(source, **kwargs) or resolver(**kwargs).
     resolver: Callable[..., Any] | None = None
     passes_self: bool = False
@@ -308,6 +312,10 @@ class Operation:
         plan.passes_self = resolver.self_parameter is not None
         plan.mode = _RESOLVER_WITH_SELF if plan.passes_self else _RESOLVER
         plan.is_async = inspect.iscoroutinefunction(function)
+        record_read = getattr(function, RECORD_READ, None)
+        if record_read is not None and plan.passes_self:
+            plan.record_read = record_read
+            plan.mode = _RECORD
         plan.strawberry_field = strawberry_field
         info = resolver.info_parameter
         plan.info_parameter = info.name if info is not None else None
@@ -543,6 +551,11 @@ class Run:
             try:
                 if mode == _ATTRIBUTE:
                     value = getattr(source, plan.attribute)  # type: ignore[arg-type]
+                elif mode == _RECORD and source.record is not None:
+                    attribute, wrap = plan.record_read  # type: ignore[misc]
+                    value = getattr(source.record, attribute)
+                    if wrap is not None:
+                        value = wrap(value)
                 elif mode == _TYPENAME_FIELD:
                     out[key] = plan.parent.name
                     continue
@@ -554,10 +567,7 @@ class Run:
                         raise kwargs
                     resolver = plan.resolver
                     assert resolver is not None
-                    if mode == _RESOLVER_WITH_SELF:
-                        value = resolver(source, **kwargs)
-                    else:
-                        value = resolver(**kwargs)
+                    value = resolver(**kwargs) if mode == _RESOLVER else resolver(source, **kwargs)
                     if plan.is_async and type(value) is CoroutineType:
                         try:
                             waiting = value.send(None)

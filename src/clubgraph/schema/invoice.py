@@ -35,7 +35,7 @@ from .inputs import (
     page_in_memory,
 )
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, Node, loaded
+from .node import RAW_DESCRIPTION, Ctx, Node, loaded, raw_json, record_field
 
 if TYPE_CHECKING:
     from .client import Client
@@ -87,67 +87,58 @@ class Invoice(Node):
     def of_row(cls, row: Row[Any]) -> Invoice:
         return cls(key=row.key, record=row.record)
 
-    @strawberry.field(description="Invoice number as shown to the client, if the source has one.")
-    async def number(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).number
-
-    @strawberry.field(description="Status unified over the sources.")
-    async def status(self, info: Ctx) -> InvoiceStatus:
-        return (self.record or await self._rec(info)).status
-
-    @strawberry.field(
-        description="The source's own status value(s), e.g. TimeTap `OPEN/Partial Payment`."
+    number: str | None = record_field(
+        "number", description="Invoice number as shown to the client, if the source has one."
     )
-    async def status_raw(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).status_raw
 
-    @strawberry.field(description="ISO 4217 currency of every amount on this invoice.")
-    async def currency(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).currency
+    status: InvoiceStatus = record_field("status", description="Status unified over the sources.")
 
-    @strawberry.field(description="When the invoice was issued (timezone-aware).")
-    async def issued_at(self, info: Ctx) -> datetime:
-        return (self.record or await self._rec(info)).issued_at
+    status_raw: str = record_field(
+        "status_raw",
+        description="The source's own status value(s), e.g. TimeTap `OPEN/Partial Payment`.",
+    )
 
-    @strawberry.field(description="When payment is due, if the source sets a due date.")
-    async def due_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).due_at
+    currency: str = record_field(
+        "currency", description="ISO 4217 currency of every amount on this invoice."
+    )
 
-    @strawberry.field(description="When the invoice was paid in full, if it was.")
-    async def paid_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).paid_at
+    issued_at: datetime = record_field(
+        "issued_at", description="When the invoice was issued (timezone-aware)."
+    )
 
-    @strawberry.field(description="Sum of the lines before discount and tax.")
-    async def subtotal(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).subtotal)
+    due_at: datetime | None = record_field(
+        "due_at", description="When payment is due, if the source sets a due date."
+    )
 
-    @strawberry.field(description="Total discount granted on the invoice.")
-    async def discount(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).discount)
+    paid_at: datetime | None = record_field(
+        "paid_at", description="When the invoice was paid in full, if it was."
+    )
 
-    @strawberry.field(description="Total tax on the invoice.")
-    async def tax(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).tax)
+    subtotal: Money = record_field(
+        "subtotal", description="Sum of the lines before discount and tax.", wrap=Money.of
+    )
 
-    @strawberry.field(description="Amount billed: subtotal minus discount plus tax.")
-    async def total(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).total)
+    discount: Money = record_field(
+        "discount", description="Total discount granted on the invoice.", wrap=Money.of
+    )
 
-    @strawberry.field(description="Amount paid so far.")
-    async def amount_paid(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).amount_paid)
+    tax: Money = record_field("tax", description="Total tax on the invoice.", wrap=Money.of)
 
-    @strawberry.field(description="Amount still to pay (zero when settled).")
-    async def balance_due(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).balance_due)
+    total: Money = record_field(
+        "total", description="Amount billed: subtotal minus discount plus tax.", wrap=Money.of
+    )
 
-    @strawberry.field(description="Free-text note or comment on the invoice.")
-    async def note(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).note
+    amount_paid: Money = record_field(
+        "amount_paid", description="Amount paid so far.", wrap=Money.of
+    )
 
-    @strawberry.field(description=RAW_DESCRIPTION)
-    async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((self.record or await self._rec(info)).raw))
+    balance_due: Money = record_field(
+        "balance_due", description="Amount still to pay (zero when settled).", wrap=Money.of
+    )
+
+    note: str | None = record_field("note", description="Free-text note or comment on the invoice.")
+
+    raw: JSON = record_field("raw", description=RAW_DESCRIPTION, wrap=raw_json)
 
     @strawberry.field(description="The client billed (null when the source records none).")
     async def client(self, info: Ctx) -> LazyClient | None:
@@ -200,45 +191,35 @@ class InvoiceItem(Node):
             self.record = await loaded(info.context.loaders.invoice_item, self.key)
         return self.record
 
-    @strawberry.field(description="Zero-based position of the line on its invoice.")
-    async def position(self, info: Ctx) -> int:
-        return (self.record or await self._rec(info)).position
+    position: int = record_field(
+        "position", description="Zero-based position of the line on its invoice."
+    )
 
-    @strawberry.field(description="What the line is for, as shown on the invoice.")
-    async def description(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).description
+    description: str = record_field(
+        "description", description="What the line is for, as shown on the invoice."
+    )
 
-    @strawberry.field(description="Kind of line, unified.")
-    async def kind(self, info: Ctx) -> InvoiceItemKind:
-        return (self.record or await self._rec(info)).kind
+    kind: InvoiceItemKind = record_field("kind", description="Kind of line, unified.")
 
-    @strawberry.field(description="The source's own line type, if it has one.")
-    async def kind_raw(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).kind_raw
+    kind_raw: str | None = record_field(
+        "kind_raw", description="The source's own line type, if it has one."
+    )
 
-    @strawberry.field(description="Quantity (exact decimal string).")
-    async def quantity(self, info: Ctx) -> Decimal:
-        return (self.record or await self._rec(info)).quantity
+    quantity: Decimal = record_field("quantity", description="Quantity (exact decimal string).")
 
-    @strawberry.field(description="Price of one unit before discount and tax.")
-    async def unit_price(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).unit_price)
+    unit_price: Money = record_field(
+        "unit_price", description="Price of one unit before discount and tax.", wrap=Money.of
+    )
 
-    @strawberry.field(description="Discount on this line.")
-    async def discount(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).discount)
+    discount: Money = record_field("discount", description="Discount on this line.", wrap=Money.of)
 
-    @strawberry.field(description="Tax on this line.")
-    async def tax(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).tax)
+    tax: Money = record_field("tax", description="Tax on this line.", wrap=Money.of)
 
-    @strawberry.field(description="Line total: quantity x unit price - discount + tax.")
-    async def total(self, info: Ctx) -> Money:
-        return Money.of((self.record or await self._rec(info)).total)
+    total: Money = record_field(
+        "total", description="Line total: quantity x unit price - discount + tax.", wrap=Money.of
+    )
 
-    @strawberry.field(description=RAW_DESCRIPTION)
-    async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((self.record or await self._rec(info)).raw))
+    raw: JSON = record_field("raw", description=RAW_DESCRIPTION, wrap=raw_json)
 
     @strawberry.field(description="The invoice this line belongs to.")
     async def invoice(self, info: Ctx) -> Invoice:

@@ -36,7 +36,7 @@ from .inputs import (
 )
 from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, loaded
+from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, loaded, raw_json, record_field
 
 if TYPE_CHECKING:
     from .client import Client
@@ -82,53 +82,43 @@ class Subscription(Node):
     def of_row(cls, row: Row[Any]) -> Subscription:
         return cls(key=row.key, record=row.record)
 
-    @strawberry.field(description="Membership or recurring invoice.")
-    async def kind(self, info: Ctx) -> SubscriptionKind:
-        return (self.record or await self._rec(info)).kind
+    kind: SubscriptionKind = record_field("kind", description="Membership or recurring invoice.")
 
-    @strawberry.field(description="Name of the plan, e.g. 'Monthly Unlimited'.")
-    async def plan_name(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).plan_name
+    plan_name: str = record_field(
+        "plan_name", description="Name of the plan, e.g. 'Monthly Unlimited'."
+    )
 
-    @strawberry.field(description="The plan's id in the source, if plans are separate records.")
-    async def plan_id(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).plan_id
+    plan_id: str | None = record_field(
+        "plan_id", description="The plan's id in the source, if plans are separate records."
+    )
 
-    @strawberry.field(description="Status unified over the sources.")
-    async def status(self, info: Ctx) -> SubscriptionStatus:
-        return (self.record or await self._rec(info)).status
+    status: SubscriptionStatus = record_field(
+        "status", description="Status unified over the sources."
+    )
 
-    @strawberry.field(description="The source's own status value.")
-    async def status_raw(self, info: Ctx) -> str:
-        return (self.record or await self._rec(info)).status_raw
+    status_raw: str = record_field("status_raw", description="The source's own status value.")
 
-    @strawberry.field(description="How often it bills.")
-    async def interval(self, info: Ctx) -> BillingInterval:
-        return (self.record or await self._rec(info)).interval
+    interval: BillingInterval = record_field("interval", description="How often it bills.")
 
-    @strawberry.field(description="The source's own frequency value.")
-    async def interval_raw(self, info: Ctx) -> str | None:
-        return (self.record or await self._rec(info)).interval_raw
+    interval_raw: str | None = record_field(
+        "interval_raw", description="The source's own frequency value."
+    )
 
-    @strawberry.field(description="Amount billed each interval, if known.")
-    async def price(self, info: Ctx) -> Money | None:
-        return Money.maybe((self.record or await self._rec(info)).price)
+    price: Money | None = record_field(
+        "price", description="Amount billed each interval, if known.", wrap=Money.maybe
+    )
 
-    @strawberry.field(description="When it starts or started.")
-    async def starts_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).starts_at
+    starts_at: datetime | None = record_field("starts_at", description="When it starts or started.")
 
-    @strawberry.field(description="When it ends or ended; null when open-ended.")
-    async def ends_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).ends_at
+    ends_at: datetime | None = record_field(
+        "ends_at", description="When it ends or ended; null when open-ended."
+    )
 
-    @strawberry.field(description="When it next bills, if it is still billing.")
-    async def next_billing_at(self, info: Ctx) -> datetime | None:
-        return (self.record or await self._rec(info)).next_billing_at
+    next_billing_at: datetime | None = record_field(
+        "next_billing_at", description="When it next bills, if it is still billing."
+    )
 
-    @strawberry.field(description=RAW_DESCRIPTION)
-    async def raw(self, info: Ctx) -> JSON:
-        return JSON(dict((self.record or await self._rec(info)).raw))
+    raw: JSON = record_field("raw", description=RAW_DESCRIPTION, wrap=raw_json)
 
     @strawberry.field(description="The client who holds it.")
     async def client(self, info: Ctx) -> LazyClient | None:
