@@ -273,9 +273,16 @@ async def _window(
 async def _forward(
     kind: str, streams: Sequence[Stream[Any]], point: Cursor | None, count: int, reverse: bool
 ) -> tuple[list[Edge[Any]], bool, int | None]:
-    """``count`` rows after ``point`` in the streams' own direction, merged."""
+    """``count`` rows after ``point`` in the streams' own direction, merged.
+
+    Each stream is asked for ``count`` rows, not one more to learn whether the list goes
+    on: a page of 500 over a source that serves pages of 500 is then one request, not
+    two. Whether more follow is nearly always known without that row (rows of other
+    streams left over, a stream's total or short last page); only when every row read
+    is on the page and a stream cannot tell does one more row get read from it.
+    """
     marks = dict(point.marks) if point else {}
-    fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count + 1) for s in streams))
+    fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count) for s in streams))
     descending = streams[0].descending if streams else True
     ordered = _merge_streams(streams, [rows for rows, _, _ in fetched], descending, count + 1)
     edges: list[Edge[Any]] = []
@@ -283,11 +290,24 @@ async def _forward(
         row = item.row
         marks[item.stream] = Mark(row.position + 1, row.sort, row.tiebreak)
         edges.append(Edge(row, kind, Cursor(reverse, item.stream, dict(marks))))
-    # Every stream supplied count + 1 rows unless it ended, so a row left over means more.
     has_more = len(ordered) > count
+    if not has_more:
+        has_more = await _any_beyond(
+            [s for s, (_, exhausted, _) in zip(streams, fetched, strict=True) if not exhausted],
+            marks,
+        )
     totals = [total for _, _, total in fetched]
     total = sum(t for t in totals if t is not None) if None not in totals else None
     return edges, has_more, total
+
+
+async def _any_beyond(streams: Sequence[Stream[Any]], marks: dict[str, Mark]) -> bool:
+    """Whether any of ``streams`` has a row past its mark (every row read before it is
+    on the page, so such a row would come next)."""
+    if not streams:
+        return False
+    found = await asyncio.gather(*(_resume(s, marks.get(s.id), 1) for s in streams))
+    return any(rows for rows, _, _ in found)
 
 
 async def _backward(
