@@ -65,6 +65,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return number
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list (blanks dropped)."""
+    return tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
+
+
 DEFAULT_CACHE_TTLS: tuple[tuple[str, float], ...] = (
     ("reference", 300.0),
     ("client", 60.0),
@@ -144,11 +158,38 @@ class Settings:
     # Seconds per cached kind: "reference" (plans, tenants, tax groups), "client",
     # "invoice", "subscription"; 0 disables that kind.
     cache_ttls: tuple[tuple[str, float], ...] = DEFAULT_CACHE_TTLS
+    # --- who may see what ---
+    # "sandbox": introspection, suggestions and GraphiQL on, anonymous callers act as a
+    # demo staff user over every tenant (unless require_auth). "production": all off,
+    # every request authenticated. None: sandbox when the embedded sandbox runs.
+    mode: str | None = None
+    require_auth: bool = False
+    jwt_secret: str | None = None  # HS256
+    jwt_public_keys: tuple[str, ...] = ()  # PEM files (RS256/ES256)
+    jwks_file: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # --- query and request safety ---
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    # Estimated upstream work of one operation (upstream calls x page sizes).
+    max_cost: int = 50_000
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 10
+    cors_origins: tuple[str, ...] = ()
+    # Requests per minute per identity (0: no limit).
+    rate_limit_per_minute: int = 0
 
     @property
     def embedded_sandbox(self) -> bool:
         """No upstream configured: the server runs the sandbox itself."""
         return not self.sources
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """Introspection, suggestions, GraphiQL and the anonymous demo user are on."""
+        return self.mode == "sandbox" if self.mode is not None else self.embedded_sandbox
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -188,4 +229,19 @@ class Settings:
             cache_enabled=_bool(env, "CLUBGRAPH_CACHE", False),
             redis_url=env.get("CLUBGRAPH_REDIS_URL", "").strip() or None,
             cache_ttls=_ttls(env, "CLUBGRAPH_CACHE_TTLS", DEFAULT_CACHE_TTLS),
+            mode=_choice(env, "CLUBGRAPH_MODE", ("sandbox", "production")),
+            require_auth=_bool(env, "CLUBGRAPH_REQUIRE_AUTH", False),
+            jwt_secret=env.get("CLUBGRAPH_JWT_SECRET") or None,
+            jwt_public_keys=_list(env, "CLUBGRAPH_JWT_PUBLIC_KEYS"),
+            jwks_file=env.get("CLUBGRAPH_JWKS_FILE", "").strip() or None,
+            jwt_issuer=env.get("CLUBGRAPH_JWT_ISSUER", "").strip() or None,
+            jwt_audience=env.get("CLUBGRAPH_JWT_AUDIENCE", "").strip() or None,
+            max_depth=_int(env, "CLUBGRAPH_MAX_DEPTH", 15, 1),
+            max_aliases=_int(env, "CLUBGRAPH_MAX_ALIASES", 30, 1),
+            max_tokens=_int(env, "CLUBGRAPH_MAX_TOKENS", 5000, 1),
+            max_cost=_int(env, "CLUBGRAPH_MAX_COST", 50_000, 1),
+            max_body_bytes=_int(env, "CLUBGRAPH_MAX_BODY_BYTES", 1_048_576, 1),
+            max_batch=_int(env, "CLUBGRAPH_MAX_BATCH", 10, 1),
+            cors_origins=_list(env, "CLUBGRAPH_CORS_ORIGINS"),
+            rate_limit_per_minute=_int(env, "CLUBGRAPH_RATE_LIMIT_PER_MINUTE", 0),
         )
