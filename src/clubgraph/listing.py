@@ -279,7 +279,8 @@ async def _forward(
     on: a page of 500 over a source that serves pages of 500 is then one request, not
     two. Whether more follow is nearly always known without that row (rows of other
     streams left over, a stream's total or short last page); only when every row read
-    is on the page and a stream cannot tell does one more row get read from it.
+    is on the page and a stream without a total cannot tell does one more row get read
+    from it.
     """
     marks = dict(point.marks) if point else {}
     fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count) for s in streams))
@@ -291,11 +292,17 @@ async def _forward(
         marks[item.stream] = Mark(row.position + 1, row.sort, row.tiebreak)
         edges.append(Edge(row, kind, Cursor(reverse, item.stream, dict(marks))))
     has_more = len(ordered) > count
+    unsure: list[Stream[Any]] = []
+    for stream, (_, exhausted, stream_total) in zip(streams, fetched, strict=True):
+        if has_more or exhausted:
+            continue
+        if stream_total is None:
+            unsure.append(stream)
+            continue
+        mark = marks.get(stream.id)
+        has_more = stream_total > (mark.hint if mark is not None else 0)
     if not has_more:
-        has_more = await _any_beyond(
-            [s for s, (_, exhausted, _) in zip(streams, fetched, strict=True) if not exhausted],
-            marks,
-        )
+        has_more = await _any_beyond(unsure, marks)
     totals = [total for _, _, total in fetched]
     total = sum(t for t in totals if t is not None) if None not in totals else None
     return edges, has_more, total
