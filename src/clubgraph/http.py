@@ -2,15 +2,19 @@
 
 One ``UpstreamHTTP`` per source, opened and closed by the app lifespan. It applies
 the source's authentication, decodes JSON, counts requests for tracing, and turns
-non-2xx answers into exceptions through ``errors.error_for_status``.
+non-2xx answers into exceptions through ``errors.error_for_status``. Each call is
+bounded by the source's timeouts and the GraphQL request's deadline, retried when it
+is a read that failed in a way worth another try, and passes the source's circuit
+breaker (resilience.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -18,6 +22,17 @@ import orjson
 
 from .errors import SourceErrorDetail, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from .errors import error_for_status as _error_for_status
+from .resilience import (
+    RETRY_AFTER_STATUSES,
+    RETRY_STATUSES,
+    CallPolicy,
+    CircuitBreaker,
+    backoff_delay,
+    deadline_passed,
+    is_idempotent,
+    parse_retry_after,
+    time_left,
+)
 from .trace import current_trace
 
 Params = Mapping[str, str | int]
@@ -64,6 +79,24 @@ def _no_details(status: int, body: Any) -> Sequence[SourceErrorDetail]:
     return ()
 
 
+class _Answer(NamedTuple):
+    """What the upstream answered to one attempt."""
+
+    status: int
+    body: Any
+    text: str
+    retry_after: str | None
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth another try (after ``wait`` seconds, if set)."""
+
+    def __init__(self, error: Exception, wait: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait = wait
+
+
 class UpstreamHTTP:
     """One source's base URL, pooled session and authentication."""
 
@@ -74,16 +107,19 @@ class UpstreamHTTP:
         *,
         auth: Auth | None = None,
         error_parser: ErrorParser = _no_details,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
         pool_size: int = 64,
         exact_decimals: bool = False,
+        policy: CallPolicy | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.auth: Auth = auth or NoAuth()
         self._error_parser = error_parser
-        self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+        self.policy = policy or CallPolicy()
+        self.breaker: CircuitBreaker = self.policy.breaker or CircuitBreaker(source)
+        self._timeout = aiohttp.ClientTimeout(
+            sock_connect=self.policy.connect_timeout_s, sock_read=self.policy.read_timeout_s
+        )
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         # A source whose amounts are JSON numbers with fractions must not see floats.
@@ -120,35 +156,124 @@ class UpstreamHTTP:
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
         auth: Auth | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (or text), raising on non-2xx.
 
         ``form`` sends an ``application/x-www-form-urlencoded`` body instead of ``json``.
         ``auth`` overrides the client's authentication for this call (a source with one
         credential per tenant). A 401 on an authenticated call invalidates the token and
-        replays the call once.
+        replays the call once. A read (GET, HEAD, OPTIONS, or ``idempotent=True``) that
+        failed to connect, timed out, or got 429/502/503/504 is tried again, up to the
+        policy's retries, after a jittered backoff or the ``Retry-After`` the upstream
+        asked for; a write never is (its idempotency key guards a replay at a higher level).
         """
-        scheme = auth or self.auth
-        for attempt in (1, 2):
+        retryable = is_idempotent(method) if idempotent is None else idempotent
+        retries = self.policy.retries if retryable else 0
+        attempt = 0
+        while True:
+            try:
+                return await self._authenticated(
+                    method, path, params, json, form, headers, authenticate, auth or self.auth
+                )
+            except _Retry as failed:
+                if attempt >= retries:
+                    raise failed.error from None
+                wait = failed.wait
+                if wait is None:
+                    wait = backoff_delay(
+                        attempt, self.policy.retry_backoff_s, self.policy.retry_max_delay_s
+                    )
+                left = time_left()
+                if left is not None and wait >= left:
+                    raise failed.error from None  # no try could finish in time
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    async def _authenticated(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticate: bool,
+        scheme: Auth,
+    ) -> Any:
+        """One try, replayed once with a fresh token when the token was refused."""
+        for replay in (False, True):
             hdrs = {"Accept": "application/json", **(headers or {})}
             prm: dict[str, str | int] = dict(params or {})
             if authenticate:
                 await scheme.apply(self, hdrs, prm)
-            status, body, text = await self._send(method, path, prm, json, form, hdrs)
-            if status == 401 and authenticate and attempt == 1:
+            answer = await self._attempt(method, path, prm, json, form, hdrs)
+            if answer.status == 401 and authenticate and not replay:
                 scheme.invalidate(hdrs)
                 continue
-            if status >= 400:
-                raise _error_for_status(
+            if answer.status >= 400:
+                error = _error_for_status(
                     self.source,
-                    status,
+                    answer.status,
                     method=method,
                     url=self.base_url + path,
-                    body=text,
-                    details=self._error_parser(status, body),
+                    body=answer.text,
+                    details=self._error_parser(answer.status, answer.body),
                 )
-            return body
+                if answer.status in RETRY_STATUSES:
+                    wait = None
+                    if answer.status in RETRY_AFTER_STATUSES:
+                        wait = parse_retry_after(answer.retry_after)
+                        if wait is not None and wait > self.policy.retry_max_delay_s:
+                            raise error  # asked to wait longer than this server will
+                    raise _Retry(error, wait)
+                raise error
+            return answer.body
         raise AssertionError("unreachable")
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int],
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: dict[str, str],
+    ) -> _Answer:
+        """One exchange through the breaker, bounded by the request's deadline.
+
+        Connection failures, timeouts, 5xx and 429 count against the source; any other
+        answer proves it is up. A call the deadline cuts says nothing about the source.
+        """
+        url = self.base_url + path
+        left = time_left()
+        if left is not None and left <= 0:
+            raise deadline_passed(self.source, method, url)
+        probe = self.breaker.acquire()
+        bound = None
+        if left is not None and left < self.policy.read_timeout_s:
+            bound = aiohttp.ClientTimeout(
+                total=left, sock_connect=min(self.policy.connect_timeout_s, left)
+            )
+        try:
+            answer = await self._send(method, path, params, json, form, headers, bound)
+        except UpstreamTimeout as exc:
+            remaining = time_left()
+            if remaining is not None and remaining <= 0.01:
+                self.breaker.release(probe)
+                raise UpstreamTimeout(
+                    self.source, "request deadline passed", method=method, url=url
+                ) from exc
+            self.breaker.record(probe, failed=True)
+            raise _Retry(exc) from exc
+        except UpstreamUnavailable as exc:
+            self.breaker.record(probe, failed=True)
+            raise _Retry(exc) from exc
+        except BaseException:
+            self.breaker.release(probe)
+            raise
+        self.breaker.record(probe, failed=answer.status >= 500 or answer.status == 429)
+        return answer
 
     async def _send(
         self,
@@ -158,7 +283,10 @@ class UpstreamHTTP:
         json: Any,
         form: Mapping[str, str] | None,
         headers: dict[str, str],
-    ) -> tuple[int, Any, str]:
+        bound: aiohttp.ClientTimeout | None = None,
+    ) -> _Answer:
+        """One HTTP exchange; ``bound`` replaces the session's timeouts when the request's
+        deadline is nearer than they are."""
         url = self.base_url + path
         trace = current_trace.get()
         if trace is not None:
@@ -173,11 +301,17 @@ class UpstreamHTTP:
         query = {k: str(v) for k, v in params.items()}
         try:
             async with self.session.request(
-                method, url, params=query, data=data, headers=headers
+                method,
+                url,
+                params=query,
+                data=data,
+                headers=headers,
+                timeout=bound or self._timeout,
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
+                retry_after = resp.headers.get("Retry-After")
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 self.source, "upstream timed out", method=method, url=url
@@ -203,4 +337,4 @@ class UpstreamHTTP:
                     ) from exc
         elif not raw:
             body = None
-        return status, body, text
+        return _Answer(status, body, text, retry_after)

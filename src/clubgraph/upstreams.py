@@ -16,7 +16,8 @@ from .connectors.tight import TightConnector, TightCredentials
 from .connectors.timetap import DEV_CREDENTIALS as TIMETAP_DEV
 from .connectors.timetap import TimeTapConnector, TimeTapCredentials
 from .domain import Source
-from .settings import SourceSettings
+from .resilience import CallPolicy, CircuitBreaker
+from .settings import Settings, SourceSettings
 
 log = logging.getLogger("clubgraph")
 
@@ -38,8 +39,15 @@ def build_connector(
     *,
     warn_dev_credentials: bool = True,
     clubcollect_index: str = ":memory:",
+    settings: Settings | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> Connector:
-    """A connector for one configured source; development credentials when none are set."""
+    """A connector for one configured source; development credentials when none are set.
+
+    Its calls follow ``settings`` (timeouts, retries, breaker thresholds; the defaults
+    when None), with the source's own timeouts where ``cfg`` has them. ``breaker`` is
+    the source's breaker when the caller keeps it (the server does, to report on it).
+    """
     connector_cls, _, dev = _CONNECTORS[cfg.source]
     credentials = cfg.credentials
     if credentials is None and warn_dev_credentials:
@@ -50,8 +58,11 @@ def build_connector(
         )
     if credentials is None:
         credentials = dev
+    policy = CallPolicy.for_source(settings or Settings(), cfg, breaker)
     # Each connector pages with its upstream's largest page unless told otherwise.
     if cfg.source is Source.CLUBCOLLECT:
-        return ClubCollectConnector(cfg.url, credentials, index_path=clubcollect_index)
-    connector: Connector = connector_cls(cfg.url, credentials)
+        return ClubCollectConnector(
+            cfg.url, credentials, index_path=clubcollect_index, policy=policy
+        )
+    connector: Connector = connector_cls(cfg.url, credentials, policy=policy)
     return connector

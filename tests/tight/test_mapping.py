@@ -291,3 +291,19 @@ def test_client_whole_record_keeps_offset() -> None:
     assert record.created_at is not None
     assert record.created_at.utcoffset() is not None
     assert record.raw is raw
+
+
+def test_a_raw_invoice_sorts_as_its_mapped_record() -> None:
+    """Lists map rows lazily and order them by the raw JSON: the order must be the one
+    the mapped records give, for every sort field and every seeded invoice."""
+    from clubgraph.connectors.base import InvoiceSortField, invoice_sort_value
+    from clubgraph.sandbox.tight.data import build
+
+    state = build(7)
+    raws = [orjson.loads(orjson.dumps(raw)) for raw in state.invoices.values()]
+    assert len(raws) > 50
+    for raw in raws:
+        record = mapping.map_invoice(raw, "1")
+        assert mapping.raw_invoice_key(raw, "1") == record.key
+        for field in InvoiceSortField:
+            assert mapping.invoice_sort_raw(raw, field) == invoice_sort_value(record, field)

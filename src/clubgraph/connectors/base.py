@@ -10,11 +10,13 @@ which the list resolvers merge across sources and tenants.
 from __future__ import annotations
 
 import abc
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..commands import (
     SUBSCRIPTION_CAPABILITY,
@@ -38,6 +40,11 @@ from ..domain import (
     SubscriptionRecord,
     SubscriptionStatus,
 )
+from ..errors import UpstreamBadResponse
+from .drift import decoding
+
+if TYPE_CHECKING:
+    from ..cache import ReferenceCache
 
 T = TypeVar("T")
 
@@ -149,7 +156,10 @@ class Row(Generic[T]):
     when rows were inserted or removed upstream in between. ``record`` is the full
     record when the upstream returned it, or ``None`` when only the key is known
     (the resolver then loads it through a loader). A stream that maps lazily passes
-    ``make`` instead of the record.
+    ``make`` instead of the record. A row whose JSON does not map (the source drifted)
+    is known by key only from then on: it is read by key like a row that came without
+    its record, and fails alone (UPSTREAM_BAD_RESPONSE) if that read does not map
+    either, while the other rows of the list are unaffected.
     """
 
     position: int
@@ -166,7 +176,13 @@ class Row(Generic[T]):
         """The full record: as the upstream sent it (mapped on first use), or None
         when only the key is known."""
         if self.value is None and self.make is not None:
-            object.__setattr__(self, "value", self.make())
+            try:
+                with decoding(self.key.source, f"{self.key.type.value} {self.key.id}"):
+                    value = self.make()
+            except UpstreamBadResponse:
+                object.__setattr__(self, "make", None)  # known by key only from now on
+                return None
+            object.__setattr__(self, "value", value)
         return self.value
 
 
@@ -208,10 +224,27 @@ class Connector(abc.ABC):
     completes or undoes what it did (``PartialWrite`` when it cannot). Writes a source
     cannot do raise ``NotSupported``, never reach the upstream, and are absent from
     ``capabilities``.
+
+    Every read a connector defines (by key, by parent, its streams' fetches) turns
+    upstream JSON that does not map into ``UpstreamBadResponse`` (``drift.py``): the
+    subclass's methods are wrapped when it is defined, so no connector repeats it.
     """
 
     source: Source
     capabilities: frozenset[Capability] = frozenset()
+    # Reference data (tenants, businesses) through the shared cache, for its TTL; None:
+    # read once per process. Given by the app when the cache is on.
+    reference_cache: ReferenceCache | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, method in list(vars(cls).items()):
+            if name in _READS:
+                setattr(cls, name, _decoding_read(name, method))
+            elif name in _LISTS:
+                setattr(cls, name, _decoding_streams(name, method))
+            elif name == "embedded_client":
+                setattr(cls, name, _decoding_embedded(method))
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -269,6 +302,14 @@ class Connector(abc.ABC):
     def embedded_client(self, invoice: InvoiceRecord) -> ClientRecord | None:
         """The client record an invoice response carried in full, if any (for priming)."""
         return None
+
+    async def clients_by_email(self, email: str) -> Sequence[ClientRecord]:
+        """The clients a search by this (normalized) email finds, in every tenant reached;
+        the caller compares emails. The email-filtered client lists read whole; a source
+        that searches across its tenants in one call says so by overriding this."""
+        streams = await self.client_streams(ClientFilter(email=email))
+        found = await asyncio.gather(*(read_all(s) for s in streams))
+        return [record for records in found for record in records]
 
     # --- lists --------------------------------------------------------------------
 
@@ -331,6 +372,84 @@ class Connector(abc.ABC):
     async def change_subscription(self, cmd: SubscriptionCommand) -> WriteResult:
         """Cancel, reactivate, freeze, ... a subscription (``WriteResult.subscription``)."""
         raise NotSupported(self.source.value, SUBSCRIPTION_CAPABILITY[cmd.op])
+
+
+# --- upstream JSON that does not map: UpstreamBadResponse, at every read -----------
+
+_READS = frozenset(
+    {
+        "tenants",
+        "clients_by_email",
+        "clients",
+        "invoices",
+        "invoice_items",
+        "invoice_item",
+        "subscriptions",
+        "client_invoices",
+        "client_subscriptions",
+        "subscription_invoices",
+    }
+)
+_LISTS = frozenset({"client_streams", "invoice_streams", "subscription_streams"})
+
+
+async def read_all(stream: Stream[T]) -> list[T]:
+    """Every record of a stream. A first small read, since what is read whole is mostly
+    a search with a hit or two: it costs one request, where a read of the largest span
+    would ask for several pages at once."""
+    records: list[T] = []
+    start, size = 0, 50
+    while True:
+        chunk = await stream.fetch(start, size)
+        records.extend(row.record for row in chunk.rows if row.record is not None)
+        if chunk.exhausted or not chunk.rows:
+            return records
+        start, size = chunk.rows[-1].position + 1, 500
+
+
+def _decoding_read(name: str, read: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    @functools.wraps(read)
+    async def decoded(self: Connector, *args: Any, **kwargs: Any) -> Any:
+        with decoding(self.source, name):
+            return await read(self, *args, **kwargs)
+
+    return decoded
+
+
+def _decoding_streams(
+    name: str, open_streams: Callable[..., Awaitable[Sequence[Stream[Any]]]]
+) -> Callable[..., Any]:
+    @functools.wraps(open_streams)
+    async def decoded(self: Connector, *args: Any, **kwargs: Any) -> Sequence[Stream[Any]]:
+        with decoding(self.source, name):
+            streams = await open_streams(self, *args, **kwargs)
+        return [_decoding_stream(self.source, s) for s in streams]
+
+    return decoded
+
+
+def _decoding_stream(source: Source, stream: Stream[T]) -> Stream[T]:
+    fetch = stream.fetch
+
+    async def decoded(start: int, count: int) -> Chunk[T]:
+        with decoding(source, f"list {stream.id}"):
+            return await fetch(start, count)
+
+    return replace(stream, fetch=decoded)
+
+
+def _decoding_embedded(
+    embedded: Callable[[Connector, InvoiceRecord], ClientRecord | None],
+) -> Callable[[Connector, InvoiceRecord], ClientRecord | None]:
+    @functools.wraps(embedded)
+    def decoded(self: Connector, invoice: InvoiceRecord) -> ClientRecord | None:
+        try:
+            with decoding(self.source, "embedded client"):
+                return embedded(self, invoice)
+        except UpstreamBadResponse:
+            return None  # not primed: the client is read by key when asked for
+
+    return decoded
 
 
 # --- sort values: every stream's Row.sort must be computed by these, so that rows

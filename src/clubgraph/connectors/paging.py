@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from ..domain import Key
 from .base import Chunk, Row, Stream
+from .drift import DRIFT
 
 T = TypeVar("T")
 
@@ -39,7 +40,8 @@ def paged_stream(
 
     With ``mapper``, ``fetch_page`` returns the upstream's raw items and ``key``,
     ``sort`` and ``tiebreak`` read them raw; a row's record is mapped only when used
-    (``keep`` sees mapped records).
+    (``keep`` sees mapped records). An item that does not map cannot be filtered here:
+    it is kept, and its row is read by key when shown (see ``Row``).
     """
 
     def row(position: int, item: Any) -> Row[T]:
@@ -52,7 +54,11 @@ def paged_stream(
         keep_mapped, map_item = keep, mapper
 
         def keep_raw(item: Any) -> bool:
-            return keep_mapped(map_item(item))
+            try:
+                record = map_item(item)
+            except DRIFT:
+                return True
+            return keep_mapped(record)
 
         keep = keep_raw
 

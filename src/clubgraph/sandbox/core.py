@@ -1,16 +1,19 @@
-"""What every sandbox server shares: the request log, injected latency, the app shell.
+"""What every sandbox server shares: the request log, injected latency and faults, the app shell.
 
 Every server records the requests it serves (``GET /__sandbox/requests``, cleared
 by ``DELETE``) so that tests and benchmarks can count real upstream HTTP calls, and
-fails requests on demand (``POST /__sandbox/faults``, cleared by ``DELETE``) so that
-tests can prove what a client does when an upstream call fails.
+misbehaves on demand (``POST /__sandbox/faults``, cleared by ``DELETE``) so that
+tests can prove what a client does when an upstream fails: an error status (with
+``Retry-After``), latency, a request that never gets an answer, a connection reset,
+a truncated or malformed body, and drifted JSON (a field missing, of the wrong type,
+or with an enum value never seen), on every matching request or at a seeded rate.
+``faults.py`` describes the JSON a fault is given as.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,26 +22,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .faults import DROPS, SPOILERS, BadFault, Fault, parse
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 RECORDER: web.AppKey[RequestLog] = web.AppKey("recorder")
 
-
-@dataclass(slots=True)
-class Fault:
-    """Answer matching requests with ``status`` and ``body`` instead of serving them:
-    let ``skip`` matches through first, then fail ``times`` of them."""
-
-    method: str | None
-    path: re.Pattern[str]
-    status: int
-    times: int
-    skip: int = 0
-    body: Any = None
-
-    def matches(self, request: web.Request) -> bool:
-        method_ok = self.method is None or self.method == request.method
-        return method_ok and self.path.search(request.path) is not None
+# How long a hung request waits when nothing lets it go: far past any client timeout.
+HANG_S = 3600.0
 
 
 @dataclass(slots=True)
@@ -51,25 +42,45 @@ class RequestLog:
     # Serving from memory (benchmarks): successful GET answers by URL and credential,
     # forgotten at the first write, so that the upstream is not what is measured.
     cache: dict[tuple[str, str | None], tuple[bytes, str]] | None = None
+    # Set to let hung requests go (faults cleared, server stopping), then replaced.
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fault_for(self, request: web.Request) -> Fault | None:
         """The fault to answer this request with, if any (counting it as used)."""
         for fault in self.faults:
-            if fault.times <= 0 or not fault.matches(request):
+            if fault.spent or not fault.matches(request):
                 continue
-            if fault.skip > 0:
-                fault.skip -= 1
-                return None
-            fault.times -= 1
-            return fault
+            return fault if fault.strikes() else None
         return None
 
-    def add(self, request: web.Request, status: int, started: float, arrived: float) -> None:
+    def clear_faults(self) -> None:
+        """Forget every fault and let every hung request go."""
+        self.faults.clear()
+        self.release.set()
+        self.release = asyncio.Event()
+
+    async def hang(self) -> None:
+        """Wait until hung requests are let go (or for HANG_S)."""
+        try:
+            async with asyncio.timeout(HANG_S):
+                await self.release.wait()
+        except TimeoutError:
+            pass
+
+    def add(
+        self,
+        request: web.Request,
+        status: int | None,
+        started: float,
+        arrived: float,
+        fault: str | None = None,
+    ) -> None:
         self.entries.append(
             {
                 "method": request.method,
                 "path": request.path,
                 "query": request.query_string,
+                # None: the request was never answered (a hang or reset fault).
                 "status": status,
                 # Which caller: one source may serve several tenants on the same paths,
                 # told apart only by their credentials. A digest, never the secret.
@@ -77,6 +88,8 @@ class RequestLog:
                 "arrived": arrived,
                 "time": time.time(),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                # The kind of the fault injected into this request, if any.
+                "fault": fault,
             }
         )
 
@@ -95,6 +108,13 @@ def json_response(
     return web.Response(body=orjson.dumps(data), status=status, content_type=content_type, **kwargs)
 
 
+def _drop_connection(request: web.Request) -> web.Response:
+    """Close the connection unanswered; the response returned is never sent."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=499)
+
+
 @web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     log = request.app[RECORDER]
@@ -105,24 +125,41 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     if log.latency_ms:
         await asyncio.sleep(log.latency_ms / 1000)
     fault = log.fault_for(request)
+    kind = None if fault is None else fault.kind
     if fault is not None:
-        body = fault.body if fault.body is not None else {"error": "injected fault"}
-        log.add(request, fault.status, started, arrived)
-        return json_response(body, fault.status)
+        if fault.kind == "status":
+            log.add(request, fault.status, started, arrived, kind)
+            return fault.answer()
+        if fault.kind in DROPS:
+            log.add(request, None, started, arrived, kind)
+            if fault.kind == "hang":
+                await log.hang()
+            return _drop_connection(request)
+        if fault.kind == "latency":
+            await asyncio.sleep(fault.latency_ms / 1000)
+    try:
+        response = await _serve(request, handler, log)
+    except web.HTTPException as exc:
+        if fault is None or fault.kind not in SPOILERS:
+            log.add(request, exc.status, started, arrived, kind)
+            raise
+        response = exc
+    if fault is not None and fault.kind in SPOILERS and isinstance(response, web.Response):
+        response = fault.spoil(response)
+    log.add(request, response.status, started, arrived, kind)
+    return response
+
+
+async def _serve(request: web.Request, handler: Handler, log: RequestLog) -> web.StreamResponse:
+    """The source's answer, from the response cache when it is on and holds it."""
     cache_key = (request.path_qs, request.headers.get("Authorization"))
     if log.cache is not None:
         if request.method != "GET":
             log.cache.clear()
         elif cache_key in log.cache:
             body, content_type = log.cache[cache_key]
-            log.add(request, 200, started, arrived)
             return web.Response(body=body, content_type=content_type)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        log.add(request, exc.status, started, arrived)
-        raise
-    log.add(request, response.status, started, arrived)
+    response = await handler(request)
     if (
         log.cache is not None
         and request.method == "GET"
@@ -144,32 +181,30 @@ async def _clear_requests(request: web.Request) -> web.Response:
 
 
 async def _add_fault(request: web.Request) -> web.Response:
-    """``{"path": regex, "method"?, "status"?, "times"?, "skip"?, "body"?}``."""
+    """A fault as ``faults.py`` describes it; 400 with the reason when it is not one."""
     try:
-        spec = await request.json()
-        fault = Fault(
-            method=spec.get("method"),
-            path=re.compile(spec["path"]),
-            status=int(spec.get("status", 500)),
-            times=int(spec.get("times", 1)),
-            skip=int(spec.get("skip", 0)),
-            body=spec.get("body"),
-        )
-    except (ValueError, KeyError, TypeError, re.error) as exc:
+        fault = parse(await request.json())
+    except (BadFault, ValueError) as exc:
         return json_response({"error": f"bad fault: {exc}"}, 400)
     request.app[RECORDER].faults.append(fault)
     return web.Response(status=204)
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
-    request.app[RECORDER].faults.clear()
+    request.app[RECORDER].clear_faults()
     return web.Response(status=204)
 
 
+async def _let_hung_requests_go(app: web.Application) -> None:
+    # Before the server waits for its handlers to finish: a hung one would hold it up.
+    app[RECORDER].clear_faults()
+
+
 def new_app(latency_ms: int = 0) -> web.Application:
-    """An aiohttp application with the request log and latency middleware installed."""
+    """An aiohttp application with the request log, latency and fault middleware installed."""
     app = web.Application(middlewares=[_record], client_max_size=4 * 1024 * 1024)
     app[RECORDER] = RequestLog(latency_ms=latency_ms)
+    app.on_shutdown.append(_let_hung_requests_go)
     app.router.add_get("/__sandbox/requests", _list_requests)
     app.router.add_delete("/__sandbox/requests", _clear_requests)
     app.router.add_post("/__sandbox/faults", _add_fault)

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from ...errors import SourceErrorDetail
 from ...http import UpstreamHTTP
+from ...resilience import CallPolicy
 from .credentials import ClubCollectCredentials
 from .types import CompanyJSON, CompanyListJSON, ImportJSON, ImportListJSON, InvoiceJSON
 
@@ -91,10 +92,16 @@ def parse_errors(status: int, body: Any) -> Sequence[SourceErrorDetail]:
     )
 
 
-def new_http(base_url: str, credentials: ClubCollectCredentials) -> UpstreamHTTP:
+def new_http(
+    base_url: str, credentials: ClubCollectCredentials, policy: CallPolicy | None = None
+) -> UpstreamHTTP:
     """The pooled client for one ClubCollect partner account."""
     return UpstreamHTTP(
-        "clubcollect", base_url, auth=ApiKeyAuth(credentials.api_key), error_parser=parse_errors
+        "clubcollect",
+        base_url,
+        auth=ApiKeyAuth(credentials.api_key),
+        error_parser=parse_errors,
+        policy=policy,
     )
 
 

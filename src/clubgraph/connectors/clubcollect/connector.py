@@ -28,6 +28,7 @@ from ...domain import (
     SubscriptionRecord,
 )
 from ...errors import UpstreamNotFound
+from ...resilience import CallPolicy
 from ..base import (
     Chunk,
     ClientFilter,
@@ -85,8 +86,9 @@ class ClubCollectConnector(Connector):
         *,
         page_size: int = 100,
         index_path: str = MEMORY,
+        policy: CallPolicy | None = None,
     ) -> None:
-        self.http = new_http(base_url, credentials)
+        self.http = new_http(base_url, credentials, policy)
         self.api = ClubCollectAPI(self.http)
         self.index = InvoiceIndex(
             self.api,

@@ -25,6 +25,7 @@ from ...domain import (
     Source,
 )
 from ...errors import UpstreamBadResponse
+from ..drift import enum_text
 from .types import CustomerJSON, InvoiceJSON, InvoiceLineJSON
 
 SOURCE = Source.CLUBCOLLECT
@@ -202,7 +203,8 @@ def map_items(invoice: InvoiceJSON, company: str, currency: str) -> tuple[Invoic
 def _status(invoice: InvoiceJSON, paid: int, open_: int) -> tuple[InvoiceStatus, str]:
     raw = invoice.get("status")
     if raw is not None:
-        return STATUSES.get(raw, InvoiceStatus.UNKNOWN), raw
+        text = enum_text(raw)
+        return STATUSES.get(text, InvoiceStatus.UNKNOWN), text
     # Without the status field, derive what the documented fields tell.
     if invoice.get("retracted_at"):
         return InvoiceStatus.VOID, ""

@@ -32,6 +32,7 @@ from ...domain import (
 )
 from ...numbers import exact_decimal as decimal
 from ..base import InvoiceSortField, invoice_sort_parts
+from ..drift import decoded, enum_text
 from .types import Client, Invoice, InvoiceDetail, Subscription
 
 CENT = Decimal("0.01")
@@ -164,7 +165,8 @@ def map_invoice_item(raw: InvoiceDetail, invoice: Key, currency: str) -> Invoice
 
 def _issued(raw: Invoice) -> datetime:
     issued = parse_datetime(raw["invoice_date"])
-    assert issued is not None
+    if issued is None:
+        raise ValueError("invoice_date is empty")
     return issued
 
 
@@ -173,12 +175,17 @@ def _invoice_total(raw: Invoice) -> Money:
 
 
 def invoice_sort_raw(raw: Invoice, field: InvoiceSortField) -> Any:
-    """A raw invoice's sort value: what ``invoice_sort_value`` gives its mapped record."""
+    """A raw invoice's sort value: what ``invoice_sort_value`` gives its mapped record.
+
+    Only the fields the order needs are read: an invoice that drifted elsewhere still
+    takes its place in the list (and fails alone when its record is mapped).
+    """
+    dated = field in (InvoiceSortField.ISSUED_AT, InvoiceSortField.DUE_AT)
     return invoice_sort_parts(
         field,
-        issued_at=_issued(raw),
-        due_at=parse_datetime(raw.get("due_date")),
-        total=_invoice_total(raw).amount,
+        issued_at=_issued(raw) if dated else None,
+        due_at=parse_datetime(raw.get("due_date")) if dated else None,
+        total=_invoice_total(raw).amount if field is InvoiceSortField.TOTAL else None,
         number=raw.get("invoice_number"),
     )
 
@@ -188,7 +195,7 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
     currency = raw["currency_code"]
     client_id = raw["client_id"]
     key = invoice_key(tenant, client_id, raw["invoice_id"])
-    status_raw = raw["status"]
+    status_raw = enum_text(raw.get("status"))
     sub_id = raw.get("subscription_id")
     details = raw.get("invoice_details")
     issued = _issued(raw)
@@ -212,14 +219,21 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
         note=raw.get("remarks") or None,
         items=None
         if details is None
-        else MappedLater(details, lambda _, line: map_invoice_item(line, key, currency)),
+        else MappedLater(
+            details,
+            decoded(
+                Source.FITNESSFORCE,
+                f"lines of Invoice {key.id}",
+                lambda _, line: map_invoice_item(line, key, currency),
+            ),
+        ),
         raw=raw,
     )
 
 
 def map_subscription(raw: Subscription, tenant: str) -> SubscriptionRecord:
     """A UFP client subscription (membership) as a SubscriptionRecord."""
-    status_raw = raw["subscription_status"]
+    status_raw = enum_text(raw.get("subscription_status"))
     interval_raw = raw.get("billing_frequency")
     amount = raw.get("recurring_amount")
     plan_id = raw.get("plan_id")

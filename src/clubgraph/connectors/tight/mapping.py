@@ -35,6 +35,8 @@ from ...domain import (
     SubscriptionStatus,
 )
 from ...numbers import exact_decimal as decimal_of
+from ..base import InvoiceSortField, invoice_sort_parts
+from ..drift import decoded, enum_text
 from .types import TightClient, TightInvoice, TightLineItem
 
 DEFAULT_CURRENCY = "USD"
@@ -201,7 +203,7 @@ def map_item(raw: TightLineItem, invoice: Key, position: int, currency: str) -> 
 
 def invoice_status(raw: TightInvoice) -> InvoiceStatus:
     """Tight's status, with OPEN split by what has been paid."""
-    status = raw.get("status")
+    status = enum_text(raw.get("status"))
     if status == "OPEN":
         paid = decimal_of(raw.get("amountPaid") or 0)
         if paid > 0:
@@ -214,11 +216,45 @@ def invoice_status(raw: TightInvoice) -> InvoiceStatus:
         "CLOSED": InvoiceStatus.PAID,
         "CANCELLED": InvoiceStatus.VOID,
         "REFUNDED": InvoiceStatus.REFUNDED,
-    }.get(status or "", InvoiceStatus.UNKNOWN)
+    }.get(status, InvoiceStatus.UNKNOWN)
 
 
 def _sum(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, Decimal("0.00"))
+
+
+def _total(raw: Mapping[str, Any], currency: str) -> Money:
+    if raw.get("totalAmountCents") is not None:
+        return Money.from_minor(raw["totalAmountCents"], currency)
+    return money(raw.get("totalAmount"), currency)
+
+
+def _number(raw: Mapping[str, Any]) -> str | None:
+    number = raw.get("invoiceNo")
+    return None if number is None else f"{raw.get('invoicePrefix') or ''}{number}"
+
+
+def _issued(raw: Mapping[str, Any]) -> datetime:
+    issued = parse_date(raw.get("date"))
+    if issued is None:
+        raise ValueError(f"Tight invoice {raw.get('id')} has no date")
+    return issued
+
+
+def raw_invoice_key(raw: Mapping[str, Any], tenant: str) -> Key:
+    """The key ``map_invoice`` gives this raw invoice."""
+    return invoice_key(tenant_of(raw, tenant), raw["id"])
+
+
+def invoice_sort_raw(raw: Mapping[str, Any], field: InvoiceSortField) -> Any:
+    """A raw invoice's sort value: what ``invoice_sort_value`` gives its mapped record."""
+    return invoice_sort_parts(
+        field,
+        issued_at=_issued(raw),
+        due_at=parse_date(raw.get("dueDate")),
+        total=_total(raw, raw.get("currency") or DEFAULT_CURRENCY).amount,
+        number=_number(raw),
+    )
 
 
 def map_invoice(raw: TightInvoice, tenant: str) -> InvoiceRecord:
@@ -228,14 +264,18 @@ def map_invoice(raw: TightInvoice, tenant: str) -> InvoiceRecord:
     key = invoice_key(tenant, raw["id"])
     lines = raw.get("lineItems")
     items = (
-        MappedLater(lines, lambda i, line: map_item(line, key, i, currency))
+        MappedLater(
+            lines,
+            decoded(
+                Source.TIGHT,
+                f"lines of Invoice {key.id}",
+                lambda i, line: map_item(line, key, i, currency),
+            ),
+        )
         if isinstance(lines, list)
         else None
     )
-    if raw.get("totalAmountCents") is not None:
-        total = Money.from_minor(raw["totalAmountCents"], currency)
-    else:
-        total = money(raw.get("totalAmount"), currency)
+    total = _total(raw, currency)
     if raw.get("salesTax") is not None:
         tax = money(raw["salesTax"], currency).amount
     else:
@@ -255,7 +295,6 @@ def map_invoice(raw: TightInvoice, tenant: str) -> InvoiceRecord:
         balance = money(raw["balance"], currency)
     else:
         balance = Money(total.amount - paid.amount, currency)
-    number = raw.get("invoiceNo")
     parent = raw.get("parentId")
     if parent is not None:
         plan: Key | None = subscription_key(tenant, parent)
@@ -264,15 +303,13 @@ def map_invoice(raw: TightInvoice, tenant: str) -> InvoiceRecord:
     else:
         plan = None
     client = raw.get("clientId")
-    issued = parse_date(raw.get("date"))
-    if issued is None:
-        raise ValueError(f"Tight invoice {raw.get('id')} has no date")
+    issued = _issued(raw)
     return InvoiceRecord(
         key=key,
         client_key=None if client is None else client_key(tenant, client),
-        number=None if number is None else f"{raw.get('invoicePrefix') or ''}{number}",
+        number=_number(raw),
         status=invoice_status(raw),
-        status_raw=raw.get("status") or "",
+        status_raw=enum_text(raw.get("status")),
         currency=currency,
         issued_at=issued,
         due_at=parse_date(raw.get("dueDate")),
@@ -294,7 +331,7 @@ def map_subscription(raw: TightInvoice, tenant: str) -> SubscriptionRecord:
     """A recurring parent invoice as a recurring-invoice plan."""
     tenant = tenant_of(raw, tenant)
     currency = raw.get("currency") or DEFAULT_CURRENCY
-    status_raw = raw.get("status") or ""
+    status_raw = enum_text(raw.get("status"))
     status = SUBSCRIPTION_STATUS.get(status_raw, SubscriptionStatus.UNKNOWN)
     frequency = raw.get("frequency")
     starts = parse_date(raw.get("date"))

@@ -24,6 +24,7 @@ from ...domain import (
 )
 from ...errors import UpstreamBadResponse, UpstreamNotFound
 from ...http import Params, UpstreamHTTP
+from ...resilience import CallPolicy
 from ..base import (
     ClientFilter,
     Connector,
@@ -62,11 +63,16 @@ class TimeTapConnector(Connector):
         credentials: TimeTapCredentials,
         *,
         page_size: int = streams.MAX_PAGE_SIZE,
+        policy: CallPolicy | None = None,
     ) -> None:
         # One pooled client for every business; each call carries its business's key.
         self._auths = key_auths(credentials)
         self._http = UpstreamHTTP(
-            Source.TIMETAP.value, base_url, error_parser=parse_errors, exact_decimals=True
+            Source.TIMETAP.value,
+            base_url,
+            error_parser=parse_errors,
+            exact_decimals=True,
+            policy=policy,
         )
         self._key_count = len(credentials.keys)
         # The largest page asked for: TimeTap's own maximum, so a page of the graph
@@ -89,24 +95,33 @@ class TimeTapConnector(Connector):
         return await self._http.request("GET", path, params=params, auth=self._auths[key_index])
 
     async def _business_keys(self) -> dict[str, int]:
-        """businessId -> index of the API key that reaches it (asked once)."""
+        """businessId -> index of the API key that reaches it (asked once; through the
+        shared cache, for its TTL, when there is one)."""
+        if self.reference_cache is not None:
+            found, currencies = await self.reference_cache.get("businesses", self._read_businesses)
+            self._currencies = currencies
+            return found
         if self._businesses is None:
             async with self._businesses_lock:
                 if self._businesses is None:
-                    bodies = await asyncio.gather(
-                        *(self._get(i, "/business") for i in range(self._key_count))
-                    )
-                    found: dict[str, int] = {}
-                    for index, body in enumerate(bodies):
-                        if not isinstance(body, dict) or "businessId" not in body:
-                            raise UpstreamBadResponse("timetap", "business without businessId")
-                        business = str(body["businessId"])
-                        found.setdefault(business, index)
-                        currency = body.get("currency")
-                        if isinstance(currency, str) and currency:
-                            self._currencies.setdefault(business, currency)
+                    found, self._currencies = await self._read_businesses()
                     self._businesses = found
         return self._businesses
+
+    async def _read_businesses(self) -> tuple[dict[str, int], dict[str, str]]:
+        """Each business's key index, and its currency where it says."""
+        bodies = await asyncio.gather(*(self._get(i, "/business") for i in range(self._key_count)))
+        found: dict[str, int] = {}
+        currencies: dict[str, str] = {}
+        for index, body in enumerate(bodies):
+            if not isinstance(body, dict) or "businessId" not in body:
+                raise UpstreamBadResponse("timetap", "business without businessId")
+            business = str(body["businessId"])
+            found.setdefault(business, index)
+            currency = body.get("currency")
+            if isinstance(currency, str) and currency:
+                currencies.setdefault(business, currency)
+        return found, currencies
 
     async def _key_of(self, tenant: str) -> int | None:
         return (await self._business_keys()).get(tenant)

@@ -26,6 +26,7 @@ from ...domain import (
     Source,
 )
 from ...numbers import exact_decimal
+from ..drift import enum_text
 
 CENT = Decimal("0.01")
 DEFAULT_CURRENCY = "USD"
@@ -226,8 +227,8 @@ def map_invoice(raw: Mapping[str, Any]) -> InvoiceRecord:
         balance = total - paid - decimal_of(raw.get("writeOffAmount"))
     client = raw.get("client") or {}
     client_id = client.get("clientId")
-    status = raw.get("status")
-    sub_status = raw.get("subStatus")
+    status = enum_text(raw.get("status")) or None
+    sub_status = enum_text(raw.get("subStatus")) or None
     return InvoiceRecord(
         key=raw_invoice_key(raw),
         client_key=client_key(tenant, client_id) if client_id is not None else None,
