@@ -99,3 +99,33 @@ async def test_embedded_lines_are_never_fetched_again(graph: GraphServer) -> Non
     paths = [r["path"] for r in await graph.upstream_requests()]
     # Only list calls: TimeTap's three status lists per business and Tight's invoice list.
     assert len(paths) <= 7, paths
+
+
+async def test_w3_costs_one_request_per_resource_it_needs(graph: GraphServer) -> None:
+    first = await graph.data("{ clients(first: 1, source: [FITNESSFORCE]) { nodes { id } } }")
+    client_id = first["clients"]["nodes"][0]["id"]
+    variables = {"clientId": client_id}
+    await graph.data(workloads.load("W3"), variables)  # tokens and tenant lists
+    await graph.clear_upstream_requests()
+    data = await graph.data(workloads.load("W3"), variables)
+    requests = await graph.upstream_requests()
+    person = data["client"]["person"]
+    profiles = Counter(p["source"] for p in person["profiles"])
+    clubcollect = sum(
+        1 for e in person["invoices"]["edges"] if e["node"]["source"] == "CLUBCOLLECT"
+    )
+    paths = Counter((r["source"], r["path"]) for r in requests)
+    # The email lookup: FitnessForce searches all its tenants in one call, TimeTap asks
+    # each business, Tight its client list.
+    assert paths[("fitnessforce", "/clients/search")] == 1
+    assert sum(n for (s, p), n in paths.items() if s == "timetap" and "clientList" in p) == 2
+    # 1 client read + lookups (1 + 2 + 1) + per profile what it is billed and subscribed.
+    expected = (
+        1
+        + 4
+        + 2 * profiles["FITNESSFORCE"]
+        + profiles["TIMETAP"]
+        + 2 * profiles["TIGHT"]
+        + clubcollect
+    )
+    assert len(requests) == expected, paths

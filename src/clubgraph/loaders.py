@@ -4,6 +4,11 @@ Keys from several sources in one batch are split by source and fetched
 concurrently. What a response already carried is primed into the loaders that
 would otherwise fetch it: an invoice's lines, and a client embedded in an invoice.
 A source that fails fails only the keys that belong to it.
+
+With the shared cache on (``cache.py``), reads of clients, invoices and subscriptions
+by key look there first, in the request's scope, and fetch only the misses; what was
+fetched is stored with its kind's TTL (a key not found, or a failed read, is not).
+Writes invalidate the entities they changed, for every scope.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from .cache import Cache
 from .commands import WriteResult
-from .connectors.base import ClientFilter, Connector, Stream, normalize_email
+from .connectors.base import Connector, normalize_email
 from .domain import (
     ClientRecord,
     InvoiceItemRecord,
@@ -37,13 +43,24 @@ class SourceNotConfigured(LookupError):
 class Loaders:
     """The loaders of one GraphQL request."""
 
-    def __init__(self, connectors: Mapping[Source, Connector]) -> None:
+    def __init__(
+        self,
+        connectors: Mapping[Source, Connector],
+        *,
+        cache: Cache | None = None,
+        scope: str = "anonymous",
+    ) -> None:
         self.connectors = connectors
+        # The shared cache, read and written in ``scope`` (the Context sets it to its own).
+        self.cache = cache
+        self.scope = scope
+        # Invalidations started by ``wrote``, awaited by ``settle``.
+        self._invalidating: set[asyncio.Task[None]] = set()
         self.client: DataLoader[Key, ClientRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.clients(ks))
+            self._batch(lambda c, ks: c.clients(ks), shared=True)
         )
         self.invoice: DataLoader[Key, InvoiceRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice)
+            self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice, shared=True)
         )
         self.invoice_items: DataLoader[Key, Sequence[InvoiceItemRecord]] = DataLoader(
             self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items)
@@ -62,7 +79,7 @@ class Loaders:
 
         self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(lines_by_key)
         self.subscription: DataLoader[Key, SubscriptionRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.subscriptions(ks))
+            self._batch(lambda c, ks: c.subscriptions(ks), shared=True)
         )
         self.client_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
             self._batch(lambda c, ks: c.client_invoices(ks), self._seen_invoices)
@@ -88,7 +105,10 @@ class Loaders:
 
     def wrote(self, result: WriteResult) -> None:
         """Read-after-write: what a write returned replaces what this request had
-        cached, and lists that may now differ are forgotten."""
+        cached, and lists that may now differ are forgotten. The entities it changed
+        leave the shared cache, for every scope (``settle`` waits for that)."""
+        if self.cache is not None:
+            self._invalidate(result)
         self._known_lines()
         if result.removed is not None:
             self._lines.pop(result.removed, None)
@@ -119,6 +139,29 @@ class Loaders:
             self.subscription.prime(subscription.key, subscription)
             if subscription.client_key is not None:
                 self.client_subscriptions.clear(subscription.client_key)
+
+    def _invalidate(self, result: WriteResult) -> None:
+        assert self.cache is not None
+        changed: list[Key] = []
+        if result.removed is not None:
+            changed.append(result.removed)
+        for record in (result.invoice, result.subscription):
+            if isinstance(record, InvoiceRecord | SubscriptionRecord):
+                changed.append(record.key)
+        if isinstance(result.item, InvoiceItemRecord):
+            # A line is cached inside its invoice.
+            changed.append(result.item.invoice_key)
+        if not changed:
+            return
+        task = asyncio.get_running_loop().create_task(self.cache.invalidate(changed))
+        self._invalidating.add(task)
+        task.add_done_callback(self._invalidating.discard)
+
+    async def settle(self) -> None:
+        """Wait until what this request's writes invalidated is gone from the shared
+        cache (the app does before it answers)."""
+        while self._invalidating:
+            await asyncio.gather(*self._invalidating, return_exceptions=True)
 
     def remember_clients(self, records: Iterable[ClientRecord]) -> None:
         for record in records:
@@ -174,12 +217,7 @@ class Loaders:
             for connector in self.connectors.values()
         ]
 
-        async def search(email: str, connector: Connector) -> list[ClientRecord]:
-            streams = await connector.client_streams(ClientFilter(email=email))
-            found = await asyncio.gather(*(_read_all(s) for s in streams))
-            return [r for records in found for r in records]
-
-        results = await asyncio.gather(*(search(e, c) for e, c in searches))
+        results = await asyncio.gather(*(c.clients_by_email(e) for e, c in searches))
         found: dict[str, list[ClientRecord]] = defaultdict(list)
         for (email, _), records in zip(searches, results, strict=True):
             for record in records:
@@ -191,13 +229,26 @@ class Loaders:
     # --- batching -----------------------------------------------------------------
 
     def _batch(
-        self, fetch: Fetch, seen: Callable[[Any], None] | None = None
+        self, fetch: Fetch, seen: Callable[[Any], None] | None = None, *, shared: bool = False
     ) -> Callable[[list[Key]], Coroutine[Any, Any, list[Any]]]:
+        """A batch function over ``fetch``; ``shared``: entity reads by key that go
+        through the shared cache."""
+
         async def batch(keys: list[Key]) -> list[Any]:
+            cache = self.cache if shared else None
+            hits: dict[Key, Any] = {}
+            if cache is not None:
+                await self.settle()
+                hits = await cache.get_records(self.scope, keys)
             groups: dict[Source, list[int]] = defaultdict(list)
-            for i, key in enumerate(keys):
-                groups[key.source].append(i)
             results: list[Any] = [None] * len(keys)
+            for i, key in enumerate(keys):
+                if key in hits:
+                    results[i] = hits[key]
+                    if seen is not None:
+                        seen(results[i])
+                else:
+                    groups[key.source].append(i)
 
             async def run(source: Source, indexes: list[int]) -> None:
                 connector = self.connectors.get(source)
@@ -215,17 +266,14 @@ class Loaders:
                         seen(value)
 
             await asyncio.gather(*(run(s, idx) for s, idx in groups.items()))
+            if cache is not None:
+                fetched = (
+                    (keys[i], results[i])
+                    for indexes in groups.values()
+                    for i in indexes
+                    if results[i] is not None and not isinstance(results[i], BaseException)
+                )
+                await cache.put_records(self.scope, fetched)
             return results
 
         return batch
-
-
-async def _read_all(stream: Stream[ClientRecord], chunk_size: int = 500) -> list[ClientRecord]:
-    records: list[ClientRecord] = []
-    start = 0
-    while True:
-        chunk = await stream.fetch(start, chunk_size)
-        records.extend(row.record for row in chunk.rows if row.record is not None)
-        if chunk.exhausted or not chunk.rows:
-            return records
-        start = chunk.rows[-1].position + 1

@@ -2,7 +2,8 @@
 
 ``POST /webhooks/clubcollect`` takes ClubCollect's notification body, answers 200 at
 once (ClubCollect sends unconfirmed ids again in its next round) and then, in the
-background, reads each named invoice and import and updates the invoice index.
+background, reads each named invoice and import and updates the invoice index. The
+named invoices leave the shared cache before the answer, for every scope.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .cache import Cache
 from .connectors.base import Connector
 from .connectors.clubcollect import ClubCollectConnector
 from .connectors.clubcollect.notifications import (
@@ -22,7 +24,7 @@ from .connectors.clubcollect.notifications import (
     Notification,
     parse_notification,
 )
-from .domain import Source
+from .domain import EntityType, Source
 
 # Decides whether a notification really comes from ClubCollect.
 Verifier = Callable[[Request, Notification], Awaitable[bool]]
@@ -46,8 +48,10 @@ def webhook_routes(
     get_connectors: Callable[[], Mapping[Source, Connector]],
     *,
     verify: Verifier = unverified,
+    get_cache: Callable[[], Cache | None] = lambda: None,
 ) -> list[Route]:
-    """The webhook routes; ``get_connectors`` gives the connectors open right now."""
+    """The webhook routes; ``get_connectors`` gives the connectors open right now,
+    ``get_cache`` the shared cache (None when off)."""
 
     async def clubcollect(request: Request) -> JSONResponse:
         connector = get_connectors().get(Source.CLUBCOLLECT)
@@ -64,6 +68,10 @@ def webhook_routes(
             return _error(400, "invalid_notification", str(exc))
         if not await verify(request, notification):
             return _error(401, "unverified_notification", "The notification is not verified.")
+        cache = get_cache()
+        if cache is not None:
+            ids = notification.invoice_ids
+            await cache.invalidate_ids(Source.CLUBCOLLECT, EntityType.INVOICE, ids)
         connector.notified(notification)
         return JSONResponse(
             {

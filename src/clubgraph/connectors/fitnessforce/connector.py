@@ -18,6 +18,7 @@ from ...domain import (
 )
 from ...errors import UpstreamNotFound
 from ...http import UpstreamHTTP
+from ...resilience import CallPolicy
 from ..base import (
     ClientFilter,
     Connector,
@@ -90,7 +91,12 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
     capabilities = CAPABILITIES
 
     def __init__(
-        self, base_url: str, credentials: FitnessForceCredentials, *, page_size: int = _MAX_PAGE
+        self,
+        base_url: str,
+        credentials: FitnessForceCredentials,
+        *,
+        page_size: int = _MAX_PAGE,
+        policy: CallPolicy | None = None,
     ) -> None:
         self.page_size = min(page_size, _MAX_PAGE)
         self.http = UpstreamHTTP(
@@ -99,6 +105,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             auth=FitnessForceAuth(credentials),
             error_parser=parse_errors,
             exact_decimals=True,
+            policy=policy,
         )
         self._tenants: dict[str, ZoneInfo | None] | None = None
         self._tenants_lock = asyncio.Lock()
@@ -114,13 +121,19 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         return list(await self._zones())
 
     async def _zones(self) -> Mapping[str, ZoneInfo | None]:
-        """Each reachable tenant's time zone (None when unknown), read once per process."""
+        """Each reachable tenant's time zone (None when unknown), read once per process
+        (through the shared cache, for its TTL, when there is one)."""
+        if self.reference_cache is not None:
+            return await self.reference_cache.get("tenants", self._read_zones)
         if self._tenants is None:
             async with self._tenants_lock:
                 if self._tenants is None:
-                    rows = await self._all("/tenants", {})
-                    self._tenants = {str(t["tenant_id"]): _zone(t.get("time_zone")) for t in rows}
+                    self._tenants = await self._read_zones()
         return self._tenants
+
+    async def _read_zones(self) -> dict[str, ZoneInfo | None]:
+        rows = await self._all("/tenants", {})
+        return {str(t["tenant_id"]): _zone(t.get("time_zone")) for t in rows}
 
     # --- reads by key ---------------------------------------------------------------
 
@@ -245,6 +258,22 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
 
     async def _tenant_ids(self, tenant: str | None) -> Sequence[str]:
         return [tenant] if tenant is not None else await self.tenants()
+
+    async def clients_by_email(self, email: str) -> Sequence[ClientRecord]:
+        """UFP's client search across tenants ("Perform Client Search"), narrowed to the
+        tenants read: one request for every tenant, where the per-tenant search is one
+        each."""
+        tenants = await self.tenants()
+        if not tenants:
+            return []
+        params: dict[str, str | int] = {
+            "email": email,
+            "tenant_id": ",".join(tenants),
+            "sort_by": "full_name",
+            "sort_order": "asc",
+        }
+        rows = await self._all("/clients/search", params)
+        return [map_client(raw, str(raw["tenant_id"])) for raw in rows]
 
     async def client_streams(
         self, flt: ClientFilter, direction: SortDirection = SortDirection.ASC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -19,16 +20,17 @@ from ...domain import (
 )
 from ...errors import UpstreamNotFound
 from ...http import UpstreamHTTP
+from ...resilience import CallPolicy
 from ..base import (
     ClientFilter,
     Connector,
     InvoiceFilter,
     InvoiceOrder,
+    InvoiceSortField,
     SortDirection,
     Stream,
     SubscriptionFilter,
     client_sort_value,
-    invoice_sort_value,
     subscription_sort_value,
 )
 from ..fanout import by_distinct
@@ -68,7 +70,12 @@ class TightConnector(Connector):
     )
 
     def __init__(
-        self, base_url: str, credentials: TightCredentials, *, page_size: int = MAX_PAGE_SIZE
+        self,
+        base_url: str,
+        credentials: TightCredentials,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        policy: CallPolicy | None = None,
     ) -> None:
         self.credentials = credentials
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -78,6 +85,7 @@ class TightConnector(Connector):
             auth=TightAuth(credentials),
             error_parser=parse_errors,
             exact_decimals=True,
+            policy=policy,
         )
         self._tenants: tuple[str, ...] | None = None
 
@@ -88,11 +96,17 @@ class TightConnector(Connector):
         await self.http.close()
 
     async def tenants(self) -> Sequence[str]:
-        """The businesses the token reaches (fetched once)."""
+        """The businesses the token reaches (fetched once; through the shared cache, for
+        its TTL, when there is one)."""
+        if self.reference_cache is not None:
+            return await self.reference_cache.get("businesses", self._read_tenants)
         if self._tenants is None:
-            body = await self.http.request("GET", "/v5/businesses")
-            self._tenants = tuple(str(b["id"]) for b in body.get("data") or ())
+            self._tenants = await self._read_tenants()
         return self._tenants
+
+    async def _read_tenants(self) -> tuple[str, ...]:
+        body = await self.http.request("GET", "/v5/businesses")
+        return tuple(str(b["id"]) for b in body.get("data") or ())
 
     # --- upstream calls ---------------------------------------------------------
 
@@ -374,13 +388,27 @@ class TightConnector(Connector):
         if query is None:
             return []
 
-        def sort(record: InvoiceRecord) -> Any:
-            return invoice_sort_value(record, order.field)
-
         name = _status_name(flt.statuses)
-        return await self._streams(
-            INVOICES, flt.tenant, name, query, mapping.map_invoice, sort, order.direction
-        )
+        # Rows are mapped when used: a page of a list merged over sources shows some of
+        # the rows each stream read, and the key and sort value come from the raw JSON.
+        streams: list[Stream[InvoiceRecord]] = []
+        for business in await self.tenants():
+            if flt.tenant is not None and business != flt.tenant:
+                continue
+            streams.append(
+                paged_stream(
+                    f"tight:{business}:{name}" if name else f"tight:{business}",
+                    page_size=self.page_size,
+                    fetch_page=self._page_reader(INVOICES, query.params, _raw, business),
+                    key=functools.partial(_raw_key, business),
+                    sort=functools.partial(_raw_sort, order.field),
+                    tiebreak=_raw_tiebreak,
+                    keep=query.keep,
+                    descending=order.direction is SortDirection.DESC,
+                    mapper=functools.partial(_map_invoice_of, business),
+                )
+            )
+        return streams
 
     async def subscription_streams(
         self, flt: SubscriptionFilter, direction: SortDirection = SortDirection.DESC
@@ -398,6 +426,26 @@ class TightConnector(Connector):
             subscription_sort_value,
             direction,
         )
+
+
+def _raw(raw: Any, business: str) -> Any:
+    return raw
+
+
+def _raw_key(business: str, raw: Any) -> Key:
+    return mapping.raw_invoice_key(raw, business)
+
+
+def _raw_sort(field: InvoiceSortField, raw: Any) -> Any:
+    return mapping.invoice_sort_raw(raw, field)
+
+
+def _raw_tiebreak(raw: Any) -> int:
+    return int(raw["id"])
+
+
+def _map_invoice_of(business: str, raw: Any) -> InvoiceRecord:
+    return mapping.map_invoice(raw, business)
 
 
 def _key(record: ClientRecord | InvoiceRecord | SubscriptionRecord) -> Key:
