@@ -66,6 +66,8 @@ def clubgraph_server() -> ServerDef:
         cwd=REPO,
         env={
             "CLUBGRAPH_MAX_PAGE_SIZE": "500",
+            # The sandbox's upstreams, and the anonymous demo user the peers also get.
+            "CLUBGRAPH_MODE": "sandbox",
             # Nothing of a run outlives it.
             "CLUBGRAPH_CLUBCOLLECT_INDEX": ":memory:",
             "CLUBGRAPH_STATE_DB": ":memory:",

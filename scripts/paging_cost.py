@@ -28,6 +28,7 @@ QUERY = """query($n: Int, $a: String, $s: [Source!]) {
 async def main(pages: int, size: int, sources: list[str] | None) -> None:
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
+        mode="sandbox",
         sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
         trace_upstream=True,
     )

@@ -26,6 +26,7 @@ from support import GraphServer, serve
 async def main(workload: str, sizes: list[int]) -> None:
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
+        mode="sandbox",
         sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
         trace_upstream=True,
     )

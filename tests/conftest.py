@@ -29,6 +29,8 @@ async def graph(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
         trace_upstream=True,
         # As `make run` does: W2 asks for 500 invoices in one page.
         max_page_size=500,
+        # The upstreams are sandboxes: anonymous callers are the demo staff user.
+        mode="sandbox",
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,7 @@ import aiohttp
 import uvicorn
 
 from clubgraph.sandbox.runner import RunningSandbox
+from clubgraph.settings import Settings
 
 
 @dataclass
@@ -71,3 +74,17 @@ async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, task, f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def graph_server(settings: Settings, sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
+    """A clubgraph server of its own: its settings, connectors and breakers are no other's."""
+    from clubgraph.app import create_app
+
+    server, task, url = await serve(create_app(settings))
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield GraphServer(url, sandbox, http)
+    finally:
+        server.should_exit = True
+        await task

@@ -24,6 +24,7 @@ async def bench_graph() -> AsyncIterator[GraphServer]:
     settings = Settings(
         sources=(SourceSettings(Source.FITNESSFORCE, sandbox.urls["fitnessforce"], None),),
         trace_upstream=True,
+        mode="sandbox",  # anonymous callers, as over the embedded sandbox
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

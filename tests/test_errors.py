@@ -30,7 +30,8 @@ async def tight_down(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
         sources=(
             SourceSettings(Source.TIMETAP, sandbox.urls["timetap"], None),
             SourceSettings(Source.TIGHT, dead, None),
-        )
+        ),
+        mode="sandbox",  # anonymous callers, as over the embedded sandbox
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

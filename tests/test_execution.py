@@ -38,6 +38,7 @@ async def standard(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
         trace_upstream=True,
         max_page_size=500,
         compiled_execution=False,
+        mode="sandbox",  # anonymous callers, as over the embedded sandbox
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

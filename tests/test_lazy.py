@@ -20,7 +20,8 @@ LATENCY_MS = 150
 async def slow_graph() -> AsyncIterator[GraphServer]:
     sandbox = await start_sandbox(port_base=None, latency_ms=LATENCY_MS, sources=["fitnessforce"])
     settings = Settings(
-        sources=(SourceSettings(Source.FITNESSFORCE, sandbox.urls["fitnessforce"], None),)
+        sources=(SourceSettings(Source.FITNESSFORCE, sandbox.urls["fitnessforce"], None),),
+        mode="sandbox",  # anonymous callers, as over the embedded sandbox
     )
     server, task, url = await serve(create_app(settings))
     async with aiohttp.ClientSession() as http:

@@ -310,6 +310,7 @@ async def restartable(sandbox: RunningSandbox, tmp_path: Path) -> AsyncIterator[
         settings = Settings(
             sources=(SourceSettings(Source.TIMETAP, sandbox.urls["timetap"], None),),
             state_db=db,
+            mode="sandbox",  # anonymous callers, as over the embedded sandbox
         )
         server, task, url = await serve(create_app(settings))
         return GraphServer(url, sandbox, http), (server, task)

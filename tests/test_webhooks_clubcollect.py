@@ -29,7 +29,8 @@ async def graph() -> AsyncIterator[GraphServer]:
     # A ClubCollect sandbox of its own: these tests write to it.
     sandbox: RunningSandbox = await start_sandbox(port_base=None, sources=["clubcollect"])
     settings = Settings(
-        sources=(SourceSettings(Source.CLUBCOLLECT, sandbox.urls["clubcollect"], None),)
+        sources=(SourceSettings(Source.CLUBCOLLECT, sandbox.urls["clubcollect"], None),),
+        mode="sandbox",  # anonymous callers, as over the embedded sandbox
     )
     app = create_app(settings)
     server, task, url = await serve(app)

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import strawberry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
 from .domain import Source
+from .guard import Guard
 from .idempotency import IdempotencyStore
+from .identity import ANONYMOUS, Authenticator, Unauthenticated
 from .loaders import Loaders
+from .resilience import Breakers, BreakerState, current_breakers, set_deadline
 from .sandbox.runner import RunningSandbox, start_sandbox
 from .schema import build_schema
 from .schema.context import Context
+from .schema.invoice_key import admit_by_invoice_keys
 from .settings import Settings, SourceSettings
 from .upstreams import build_connector
 from .webhooks import webhook_routes
@@ -41,6 +47,11 @@ class AppState:
     connectors: dict[Source, Connector] = field(default_factory=dict)
     sandbox: RunningSandbox | None = None
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+    # One circuit breaker per configured source, for the life of the process.
+    breakers: Breakers = field(default_factory=Breakers)
+    # The shared cache (None unless settings.cache_enabled) and the prefix of its keys.
+    cache: Cache | None = None
+    cache_namespace: str = NAMESPACE
 
 
 def _raw_number(value: object) -> object:
@@ -58,23 +69,68 @@ class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
     def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        # GraphiQL in sandbox mode only (Settings.sandbox_mode).
+        ide: Literal["graphiql"] | None = "graphiql" if state.settings.sandbox_mode else None
+        super().__init__(schema, graphql_ide=ide, allow_queries_via_get=True)
         self.state = state
+        self.auth = Authenticator.from_settings(state.settings)
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # A request without usable credentials: 401, saying why (never quoting a token).
+        try:
+            return await super().run(request, *args, **kwargs)
+        except Unauthenticated as exc:
+            if isinstance(request, WebSocket):
+                await request.close(4401, exc.message)
+                return request
+            headers = {"WWW-Authenticate": exc.challenge()}
+            return JSONResponse(exc.body(), status_code=401, headers=headers)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        # Execution runs in this task and loader batches copy its context: every upstream
+        # call made for this request sees its deadline. A WebSocket lives longer than any
+        # request deadline: its calls are bounded by their timeouts alone.
+        if isinstance(request, Request):
+            set_deadline(self.state.settings.request_deadline_s)
+        current_breakers.set(self.state.breakers)
+        # No credentials where they are needed: only reads by invoice key may go on.
+        principal = self.auth.authenticate(request.headers.get("authorization"))
+        if principal is None and isinstance(request, WebSocket):
+            raise Unauthenticated("authentication required", invalid_token=False)
+        principal = principal or ANONYMOUS
         return Context(
             settings=self.state.settings,
             connectors=self.state.connectors,
-            loaders=Loaders(self.state.connectors),
+            loaders=Loaders(self.state.connectors, cache=self.state.cache),
             idempotency=self.state.idempotency,
+            cache=self.state.cache,
             request=request,
             response=response,
+            principal=principal,
+            scope=principal.scope,
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Invalid UTF-8 is a JSONDecodeError here (a 400), not a UnicodeDecodeError (a 500).
+        return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, default=_raw_number)
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        context, data = kwargs.get("context"), kwargs.get("request_data")
+        if isinstance(context, Context) and context.principal is ANONYMOUS:
+            context.act_as(admit_by_invoice_keys(data if isinstance(data, list) else [data]))
+        try:
+            return await super().execute_operation(*args, **kwargs)
+        finally:
+            # What the operation's writes invalidated in the shared cache is gone before
+            # the response leaves: another replica reading next sees the change.
+            context = kwargs.get("context")
+            if isinstance(context, Context):
+                await context.loaders.settle()
 
 
 async def _open(state: AppState) -> None:
@@ -98,34 +154,87 @@ async def _open(state: AppState) -> None:
     # The embedded sandbox's data lives in memory and is reseeded on every start: an
     # index of it must not outlive it.
     index = ":memory:" if embedded else settings.clubcollect_index
+    state.breakers = Breakers.from_settings(settings)
     for cfg in sources:
         # The embedded sandbox takes development credentials by design: no warning.
         state.connectors[cfg.source] = build_connector(
-            cfg, warn_dev_credentials=not embedded, clubcollect_index=index
+            cfg,
+            warn_dev_credentials=not embedded,
+            clubcollect_index=index,
+            settings=settings,
+            breaker=state.breakers.get(cfg.source.value),
         )
     # Like the index, the keys of writes to the embedded sandbox must not outlive it.
     state.idempotency = IdempotencyStore(":memory:" if embedded else settings.state_db)
     await state.idempotency.start()
+    state.cache = await open_cache(
+        settings, sources, state.connectors, namespace=state.cache_namespace
+    )
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
 
 
 async def _close(state: AppState) -> None:
     await asyncio.gather(*(c.close() for c in state.connectors.values()))
     state.connectors.clear()
+    if state.cache is not None:
+        await state.cache.close()
+        state.cache = None
     await state.idempotency.close()
     if state.sandbox is not None:
         await state.sandbox.stop()
         state.sandbox = None
 
 
+def _readiness(state: AppState) -> Response:
+    """200 while every configured source's breaker lets calls through, 503 otherwise.
+
+    A load balancer can route around an instance whose upstreams are failing; an open
+    breaker is what says so, without a probe call to each upstream.
+    """
+    sources: dict[str, dict[str, object]] = {}
+    for source in state.connectors:
+        breaker = state.breakers.get(source.value)
+        state_now = breaker.state
+        sources[source.value] = {
+            "breakerState": state_now.value,
+            "healthy": state_now is not BreakerState.OPEN,
+            "recentErrorRate": round(breaker.recent_error_rate, 4),
+        }
+    unavailable = sorted(name for name, info in sources.items() if not info["healthy"])
+    body = {"status": "unavailable" if unavailable else "ready", "unavailable": unavailable}
+    return JSONResponse({**body, "sources": sources}, status_code=503 if unavailable else 200)
+
+
+def _subject_of(auth: Authenticator) -> Callable[[str], str | None]:
+    """The verified subject of an Authorization header (None: not a valid token), for
+    the rate limit's buckets."""
+
+    def subject(authorization: str) -> str | None:
+        try:
+            principal = auth.authenticate(authorization)
+        except Unauthenticated:
+            return None
+        return None if principal is None or principal is auth.anonymous else principal.subject
+
+    return subject
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the application; upstream sessions open and close with its lifespan."""
     state = AppState(settings or Settings.from_env())
-    graphql = GraphQLApp(build_schema(compiled=state.settings.compiled_execution), state)
+    schema = build_schema(compiled=state.settings.compiled_execution, settings=state.settings)
+    graphql = GraphQLApp(schema, state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         await _open(state)
+        if graphql.auth.anonymous is not None:
+            log.warning(
+                "anonymous callers act as a demo staff user with every tenant (sandbox "
+                "mode); clubgraph serve --require-auth turns that off"
+            )
+        elif not graphql.auth.keys:
+            log.warning("no CLUBGRAPH_JWT_* key configured: only invoiceByKey can be served")
         try:
             yield {}
         finally:
@@ -134,13 +243,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        return _readiness(state)
+
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            *webhook_routes(lambda: state.connectors),
+            *webhook_routes(lambda: state.connectors, get_cache=lambda: state.cache),
         ],
         lifespan=lifespan,
+        # CORS, body size, batches, rate limits and security headers (guard.py).
+        middleware=[
+            Middleware(
+                Guard,
+                settings=state.settings,
+                identify=_subject_of(graphql.auth),
+                ide_html=graphql.graphql_ide_html if graphql.graphql_ide else None,
+                batching=schema.config.batching_config is not None,
+            )
+        ],
     )
     app.state.clubgraph = state
     return app

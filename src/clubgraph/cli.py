@@ -1,4 +1,4 @@
-"""The ``clubgraph`` command: ``serve`` the graph, run the ``sandbox``."""
+"""The ``clubgraph`` command: ``serve`` the graph, run the ``sandbox``, mint a ``token``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .settings import Settings, SettingsError
@@ -25,6 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    if args.require_auth:
+        settings = replace(settings, require_auth=True)
+        # Workers build their settings from the environment.
+        os.environ["CLUBGRAPH_REQUIRE_AUTH"] = "1"
     if settings.embedded_sandbox:
         print(
             "clubgraph: no CLUBGRAPH_*_URL set; starting the embedded sandbox of all four "
@@ -51,8 +56,46 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Each worker builds its own app from the environment.
         uvicorn.run("clubgraph.app:create_app", factory=True, workers=args.workers, **options)
-    else:
-        uvicorn.run(create_app(settings), **options)
+        return 0
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, **options)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .identity import ClaimsError, Role, mint
+
+    secret = args.secret or os.environ.get("CLUBGRAPH_JWT_SECRET")
+    if not secret:
+        print("clubgraph: no secret: set CLUBGRAPH_JWT_SECRET or pass --secret", file=sys.stderr)
+        return 2
+    role = Role(args.role)
+    tenants = [t.strip() for t in (args.tenants or "").split(",") if t.strip()]
+    if role is Role.MEMBER and tenants:
+        print("clubgraph: a member token names --client, not --tenants", file=sys.stderr)
+        return 2
+    if role is not Role.MEMBER and args.client:
+        print(f"clubgraph: a {role.value} token names --tenants, not --client", file=sys.stderr)
+        return 2
+    try:
+        token = mint(
+            secret,
+            role=role,
+            subject=args.sub,
+            tenants=tenants,
+            clients=args.client or (),
+            ttl_s=args.ttl,
+            issuer=args.issuer,
+            audience=args.audience,
+        )
+    except ClaimsError as exc:
+        print(f"clubgraph: {exc}", file=sys.stderr)
+        return 2
+    print(token)
     return 0
 
 
@@ -129,7 +172,42 @@ def _parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("CLUBGRAPH_WORKERS", "1")),
         help="worker processes (needs configured upstreams)",
     )
+    serve.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="refuse requests without a token, in sandbox mode too (no anonymous demo user)",
+    )
     serve.set_defaults(func=_serve)
+
+    token = sub.add_parser(
+        "token",
+        help="mint a development token (HS256, signed with CLUBGRAPH_JWT_SECRET)",
+        description=(
+            "Print an HS256 JWT for development, signed with the shared secret the server "
+            "verifies (CLUBGRAPH_JWT_SECRET). RS256 and ES256 tokens come from your "
+            "identity provider, not from here."
+        ),
+    )
+    token.add_argument("--role", choices=["staff", "member", "service"], required=True)
+    token.add_argument(
+        "--tenants",
+        help="staff/service: comma-separated <source>:<tenant> (<source>:* or * for all)",
+    )
+    token.add_argument(
+        "--client",
+        action="append",
+        help="member: a global client ID the member is (repeatable)",
+    )
+    token.add_argument("--sub", default="developer", help="the subject (default: developer)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument(
+        "--secret",
+        help="HS256 secret, 32 bytes or more (default: CLUBGRAPH_JWT_SECRET; prefer it, "
+        "a command line is visible to other users)",
+    )
+    token.add_argument("--issuer", default=os.environ.get("CLUBGRAPH_JWT_ISSUER") or None)
+    token.add_argument("--audience", default=os.environ.get("CLUBGRAPH_JWT_AUDIENCE") or None)
+    token.set_defaults(func=_token)
 
     sandbox = sub.add_parser("sandbox", help="serve the four sandbox upstream APIs")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -11,10 +11,12 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from ..settings import Settings
 from .client import Client
 from .errors import CodedErrors
 from .execution import Plans, make_execute
 from .invoice import Invoice, InvoiceItem
+from .limits import INPUT_SCALARS, QueryLimits
 from .mutations import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -43,9 +45,11 @@ class Schema(strawberry.Schema):
         return None
 
 
-def build_schema(*, compiled: bool = True) -> strawberry.Schema:
+def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> strawberry.Schema:
     """The clubgraph schema with its extensions; ``compiled`` runs queries on the
-    compiled executor (``execution.py``), else all on graphql-core's."""
+    compiled executor (``execution.py``), else all on graphql-core's. ``settings``
+    give the query limits and the mode (``schema/limits.py``); the defaults without."""
+    settings = settings or Settings()
     # `Subscription` names the entity (a membership or recurring plan); the root
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
     schema = Schema(
@@ -56,10 +60,14 @@ def build_schema(*, compiled: bool = True) -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            # Depth, aliases, tokens, cost and introspection, before any resolver runs.
+            QueryLimits.factory(settings),
             CodedErrors,
             UpstreamTracing,
         ],
         config=StrawberryConfig(auto_camel_case=True),
+        # Decimal, Date and DateTime inputs within bounds a bill can have.
+        scalar_overrides=INPUT_SCALARS,
     )
     schema.compiled = compiled
     return schema

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..cache import Cache
 from ..connectors.base import Connector
 from ..domain import Source
 from ..idempotency import IdempotencyStore
+from ..identity import DEMO_STAFF, Principal
 from ..loaders import Loaders
 from ..settings import Settings
 
@@ -21,7 +23,20 @@ class Context:
     connectors: Mapping[Source, Connector]
     loaders: Loaders
     idempotency: IdempotencyStore
-    # Whose idempotency keys these are (one caller's keys never answer another's).
+    # Whose idempotency keys and cached records these are (one caller's never answer
+    # another's). Set it when creating the Context: the loaders take it from here.
     scope: str = "anonymous"
+    # The shared cache (None when off); the loaders read and write it in ``scope``.
+    cache: Cache | None = None
     request: Any = None
     response: Any = None
+    # Who is calling (``identity.py``); the app sets ``scope`` to ``principal.scope``.
+    principal: Principal = DEMO_STAFF
+
+    def __post_init__(self) -> None:
+        self.loaders.scope = self.scope
+
+    def act_as(self, principal: Principal) -> None:
+        """Make ``principal`` the caller, with its scope."""
+        self.principal = principal
+        self.scope = self.loaders.scope = principal.scope

@@ -39,6 +39,7 @@ from .inputs import (
 )
 from .inputs import reverse as reverse_order
 from .invoice import Invoice, InvoiceItem, invoice_connection, order_of
+from .invoice_key import invoice_by_key_field
 from .node import Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
 from .person import Person
 from .sources import SourceInfo, sources
@@ -158,6 +159,8 @@ class Query:
     async def invoice(self, info: Ctx, id: IdArg) -> Invoice | None:
         node = await _load_node(info, ids.decode(id, EntityType.INVOICE))
         return node if isinstance(node, Invoice) else None
+
+    invoice_by_key: Invoice | None = invoice_by_key_field()
 
     @strawberry.field(description="An invoice line by global ID; null when it does not exist.")
     async def invoice_item(self, info: Ctx, id: IdArg) -> InvoiceItem | None:
