@@ -33,6 +33,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
+	@bash scripts/test-services.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
