@@ -50,6 +50,7 @@ class ErrorCode(str, Enum):
     PAYMENT_METHOD_REQUIRED = "PAYMENT_METHOD_REQUIRED"  # Tight: accept cash, card or ACH
     DUPLICATE = "DUPLICATE"  # an id the source already has (e.g. an invoice line id)
     NOT_FOUND = "NOT_FOUND"  # the entity does not exist (or is not the caller's)
+    FORBIDDEN = "FORBIDDEN"  # the caller may not make this change (a member writing)
     NOT_SUPPORTED = "NOT_SUPPORTED"  # the source cannot do this at all
     INVALID_STATE = "INVALID_STATE"  # not in this state (sent, transmitted, not a draft...)
     ALREADY_DONE = "ALREADY_DONE"  # e.g. already retracted, already voided

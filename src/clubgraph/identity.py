@@ -103,6 +103,16 @@ class Principal:
         wanted = (ALL, f"{name}:{ALL}", f"{name}:{tenant}")
         return any(t in self.tenants for t in wanted)
 
+    def tenants_of(self, source: Source) -> frozenset[str] | None:
+        """The tenants of ``source`` the caller sees whole: None for all of them, empty
+        for none (a member sees no tenant whole)."""
+        if self.is_member:
+            return frozenset()
+        if ALL in self.tenants or f"{source.value}:{ALL}" in self.tenants:
+            return None
+        prefix = f"{source.value}:"
+        return frozenset(t[len(prefix) :] for t in self.tenants if t.startswith(prefix))
+
     def may_see_client(self, key: Key) -> bool:
         """Whether the caller sees this client (and so its invoices and subscriptions)."""
         if self.is_member:

@@ -25,12 +25,14 @@ from .commands import WriteResult
 from .connectors.base import Connector, normalize_email
 from .domain import (
     ClientRecord,
+    EntityType,
     InvoiceItemRecord,
     InvoiceRecord,
     Key,
     Source,
     SubscriptionRecord,
 )
+from .identity import DEMO_STAFF, Principal
 
 R = TypeVar("R")
 Fetch = Callable[[Connector, Sequence[Key]], Awaitable[Sequence[Any]]]
@@ -51,19 +53,28 @@ class Loaders:
         scope: str = "anonymous",
     ) -> None:
         self.connectors = connectors
+        # Who is asking: a record outside its scope loads as absent (the Context sets it).
+        self.principal: Principal = DEMO_STAFF
         # The shared cache, read and written in ``scope`` (the Context sets it to its own).
         self.cache = cache
         self.scope = scope
         # Invalidations started by ``wrote``, awaited by ``settle``.
         self._invalidating: set[asyncio.Task[None]] = set()
         self.client: DataLoader[Key, ClientRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.clients(ks), shared=True)
+            self._gate(self._batch(lambda c, ks: c.clients(ks), shared=True), _client_visible)
         )
         self.invoice: DataLoader[Key, InvoiceRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice, shared=True)
+            self._gate(
+                self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice, shared=True),
+                _invoice_visible,
+            )
         )
         self.invoice_items: DataLoader[Key, Sequence[InvoiceItemRecord]] = DataLoader(
-            self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items)
+            self._gate(
+                self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items),
+                self._lines_of_visible_invoice,
+                absent=(),
+            )
         )
         # Lines that came embedded in invoices, indexed by key only when a line is
         # asked for by key: the invoices' lines are then mapped, not before.
@@ -77,18 +88,35 @@ class Loaders:
             fetched = dict(zip(missing, await fetch_lines(missing), strict=True)) if missing else {}
             return [known[k] if k in known else fetched[k] for k in keys]
 
-        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(lines_by_key)
+        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(
+            self._gate(lines_by_key, self._line_of_visible_invoice)
+        )
         self.subscription: DataLoader[Key, SubscriptionRecord | None] = DataLoader(
-            self._batch(lambda c, ks: c.subscriptions(ks), shared=True)
+            self._gate(
+                self._batch(lambda c, ks: c.subscriptions(ks), shared=True),
+                _subscription_visible,
+            )
         )
         self.client_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
-            self._batch(lambda c, ks: c.client_invoices(ks), self._seen_invoices)
+            self._gate(
+                self._batch(lambda c, ks: c.client_invoices(ks), self._seen_invoices),
+                _visible_invoices,
+                absent=(),
+            )
         )
         self.client_subscriptions: DataLoader[Key, Sequence[SubscriptionRecord]] = DataLoader(
-            self._batch(lambda c, ks: c.client_subscriptions(ks), self._seen_subscriptions)
+            self._gate(
+                self._batch(lambda c, ks: c.client_subscriptions(ks), self._seen_subscriptions),
+                _visible_subscriptions,
+                absent=(),
+            )
         )
         self.subscription_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
-            self._batch(lambda c, ks: c.subscription_invoices(ks), self._seen_invoices)
+            self._gate(
+                self._batch(lambda c, ks: c.subscription_invoices(ks), self._seen_invoices),
+                _visible_invoices,
+                absent=(),
+            )
         )
 
         self.clients_by_email: DataLoader[str, Sequence[ClientRecord]] = DataLoader(
@@ -221,10 +249,47 @@ class Loaders:
         found: dict[str, list[ClientRecord]] = defaultdict(list)
         for (email, _), records in zip(searches, results, strict=True):
             for record in records:
-                if normalize_email(record.email) == email:
+                if normalize_email(record.email) == email and self.principal.may_see_client(
+                    record.key
+                ):
                     found[email].append(record)
                     self.client.prime(record.key, record)
         return [found.get(w, []) if w else [] for w in wanted]
+
+    # --- who sees what -------------------------------------------------------------
+
+    def _gate(self, batch: Batch, visible: Visible, absent: Any = None) -> Batch:
+        """``batch`` seen through the caller's scope: keys of tenants the caller cannot
+        see are not asked for at all, and what comes back outside its scope is absent
+        (``absent``: None for a record, empty for a list; a list is narrowed to what the
+        caller may see), exactly as a key that does not exist."""
+
+        async def gated(keys: list[Key]) -> list[Any]:
+            principal = self.principal
+            if principal.sees_every_tenant:
+                return await batch(keys)
+            asked = [k for k in keys if _may_ask(principal, k)]
+            found = dict(zip(asked, await batch(asked), strict=True)) if asked else {}
+            results: list[Any] = []
+            for key in keys:
+                value = found.get(key, absent)
+                if value is not None and not isinstance(value, BaseException):
+                    value = await visible(principal, key, value)
+                results.append(value)
+            return results
+
+        return gated
+
+    async def _invoice_is_visible(self, principal: Principal, key: Key) -> bool:
+        if key in principal.invoices or not principal.is_member:
+            return principal.may_see_invoice(key)
+        return await self.invoice.load(key) is not None
+
+    async def _lines_of_visible_invoice(self, principal: Principal, key: Key, lines: Any) -> Any:
+        return lines if await self._invoice_is_visible(principal, key) else ()
+
+    async def _line_of_visible_invoice(self, principal: Principal, key: Key, line: Any) -> Any:
+        return line if await self._invoice_is_visible(principal, line.invoice_key) else None
 
     # --- batching -----------------------------------------------------------------
 
@@ -277,3 +342,39 @@ class Loaders:
             return results
 
         return batch
+
+
+Batch = Callable[[list[Key]], Coroutine[Any, Any, list[Any]]]
+Visible = Callable[[Principal, Key, Any], Awaitable[Any]]
+
+
+def _may_ask(principal: Principal, key: Key) -> bool:
+    """Whether a key is worth reading for this caller: a staff user's tenants; a
+    member's own clients, and any other record (its client decides once it is read)."""
+    if principal.is_member:
+        return key.type is not EntityType.CLIENT or principal.may_see_client(key)
+    return principal.may_see_tenant(key.source, key.tenant)
+
+
+async def _client_visible(principal: Principal, key: Key, record: ClientRecord) -> Any:
+    return record if principal.may_see_client(record.key) else None
+
+
+async def _invoice_visible(principal: Principal, key: Key, record: InvoiceRecord) -> Any:
+    return record if principal.may_see_invoice(record.key, record.client_key) else None
+
+
+async def _subscription_visible(principal: Principal, key: Key, record: SubscriptionRecord) -> Any:
+    return record if principal.may_see_subscription(record.key, record.client_key) else None
+
+
+async def _visible_invoices(
+    principal: Principal, key: Key, records: Sequence[InvoiceRecord]
+) -> Any:
+    return [r for r in records if principal.may_see_invoice(r.key, r.client_key)]
+
+
+async def _visible_subscriptions(
+    principal: Principal, key: Key, records: Sequence[SubscriptionRecord]
+) -> Any:
+    return [r for r in records if principal.may_see_subscription(r.key, r.client_key)]

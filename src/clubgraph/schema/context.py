@@ -35,8 +35,9 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders.scope = self.scope
+        self.loaders.principal = self.principal
 
     def act_as(self, principal: Principal) -> None:
         """Make ``principal`` the caller, with its scope."""
-        self.principal = principal
+        self.principal = self.loaders.principal = principal
         self.scope = self.loaders.scope = principal.scope

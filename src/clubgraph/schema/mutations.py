@@ -30,6 +30,7 @@ from ..domain import EntityType, Key
 from .enums import Source
 from .invoice import Invoice, InvoiceItem
 from .node import Ctx
+from .scope import may_write_to
 from .subscription import Subscription
 from .writing import MutationError, Outcome, refused, run_write, target, to_graphql
 
@@ -745,12 +746,16 @@ async def _create_invoice(info: Ctx, input: CreateInvoiceInput) -> Outcome:
         )
     if client is not None and input.source is not None and input.source is not client.source:
         return refused(ErrorCode.INVALID, "`source` differs from the client's source.", "source")
+    tenant = input.tenant_id if input.tenant_id is not None else (client.tenant if client else None)
+    principal = info.context.principal
+    if not principal.is_member and not may_write_to(principal, source, tenant):
+        if tenant is None:
+            return refused(ErrorCode.REQUIRED, "Give the `tenantId` to create it in.", "tenant")
+        return refused(ErrorCode.NOT_FOUND, "No tenant with this ID.", "tenant")
     command = CreateInvoice(
         lines=_lines(input.lines),
         client=client,
-        tenant=input.tenant_id
-        if input.tenant_id is not None
-        else (client.tenant if client else None),
+        tenant=tenant,
         recipient=input.recipient.to_domain() if input.recipient else None,
         currency=input.currency,
         issued_on=input.issued_on,

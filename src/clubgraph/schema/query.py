@@ -13,9 +13,12 @@ from .. import domain, ids
 from ..connectors.base import (
     ClientFilter,
     Connector,
+    Row,
     SortDirection,
     Stream,
     SubscriptionFilter,
+    client_matches,
+    client_sort_value,
     normalize_email,
 )
 from ..domain import EntityType, Key
@@ -35,13 +38,15 @@ from .inputs import (
     describe,
     invoice_filter,
     page_args,
+    page_in_memory,
     page_of,
 )
 from .inputs import reverse as reverse_order
-from .invoice import Invoice, InvoiceItem, invoice_connection, order_of
+from .invoice import Invoice, InvoiceItem, invoice_connection, memory_tiebreak, order_of
 from .invoice_key import invoice_by_key_field
 from .node import Ctx, InvoiceStatusArg, Node, SubscriptionStatusArg
 from .person import Person
+from .scope import scoped_streams
 from .sources import SourceInfo, sources
 from .subscription import Subscription, subscription_connection
 
@@ -108,6 +113,17 @@ async def _loaded(
     found = await asyncio.gather(*(loader.load(k) for k in keys), return_exceptions=True)
     gone = {k for k, record in zip(keys, found, strict=True) if record is None}
     return replace(page, edges=[e for e in page.edges if e.row.key not in gone])
+
+
+async def _own_clients(info: Ctx, sources: Sequence[domain.Source] | None) -> list[Any]:
+    """A member's own client records (in ``sources``), those that still exist."""
+    keys = sorted(
+        (k for k in info.context.principal.clients if not sources or k.source in sources),
+        key=lambda k: (k.source.value, k.tenant, k.id),
+    )
+    keys = [k for k in keys if k.source in info.context.connectors]
+    records = await info.context.loaders.client.load_many(keys)
+    return [r for r in records if r is not None]
 
 
 def _kind(name: str, *parts: object) -> str:
@@ -211,11 +227,26 @@ class Query:
     ) -> Connection[Client]:
         args = page_args(info, first, after, last, before)
         flt = ClientFilter(tenant=tenant, search=search or None, email=normalize_email(email))
+        principal = info.context.principal
+        if principal.is_member:
+            clients = await _own_clients(info, source)
+            rows = [
+                Row(0, r.key, client_sort_value(r), r, memory_tiebreak(r.key))
+                for r in clients
+                if client_matches(r, flt) and (tenant is None or r.key.tenant == tenant)
+            ]
+            kind = _kind("own-clients", _values(source), describe(flt))
+            page = await page_in_memory(kind, "memory", rows, descending=False, args=args)
+            return to_connection(page, Client.of_row)
         connectors = _connectors(info, source)
 
         async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
             direction = SortDirection.DESC if reverse else SortDirection.ASC
-            return await _streams([c.client_streams(flt, direction) for c in connectors])
+            return await _streams(
+                scoped_streams(
+                    principal, connectors, flt, lambda c, f: c.client_streams(f, direction)
+                )
+            )
 
         page = await page_of(_kind("clients", _values(source), describe(flt)), open_streams, args)
         loaders = info.context.loaders
@@ -261,11 +292,20 @@ class Query:
             return await invoice_connection(
                 info, f"client-invoices|{client_id}", records, args, flt, order
             )
+        principal = info.context.principal
+        if principal.is_member:
+            lists = await info.context.loaders.client_invoices.load_many(
+                [c.key for c in await _own_clients(info, source)]
+            )
+            mine = [r for records in lists for r in records]
+            return await invoice_connection(info, "own-invoices", mine, args, flt, order)
         connectors = _connectors(info, source)
 
         async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
             o = reverse_order(order) if reverse else order
-            return await _streams([c.invoice_streams(flt, o) for c in connectors])
+            return await _streams(
+                scoped_streams(principal, connectors, flt, lambda c, f: c.invoice_streams(f, o))
+            )
 
         kind = _kind(
             "invoices",
@@ -306,11 +346,24 @@ class Query:
                 info, f"client-subs|{client_id}", records, args, status
             )
         flt = SubscriptionFilter(statuses=frozenset(status or ()), tenant=tenant)
+        principal = info.context.principal
+        if principal.is_member:
+            lists = await info.context.loaders.client_subscriptions.load_many(
+                [c.key for c in await _own_clients(info, source)]
+            )
+            mine = [r for records in lists for r in records]
+            if tenant is not None:
+                mine = [r for r in mine if r.key.tenant == tenant]
+            return await subscription_connection(info, "own-subscriptions", mine, args, status)
         connectors = _connectors(info, source)
 
         async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:
             direction = SortDirection.ASC if reverse else SortDirection.DESC
-            return await _streams([c.subscription_streams(flt, direction) for c in connectors])
+            return await _streams(
+                scoped_streams(
+                    principal, connectors, flt, lambda c, f: c.subscription_streams(f, direction)
+                )
+            )
 
         page = await page_of(
             _kind("subscriptions", _values(source), describe(flt)), open_streams, args

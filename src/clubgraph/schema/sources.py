@@ -54,7 +54,10 @@ class SourceInfo:
     @strawberry.field(description="The tenants, businesses or companies reached (configured only).")
     async def tenant_ids(self, info: Ctx) -> list[str]:
         connector = info.context.connectors.get(self.source)
-        return [] if connector is None else list(await connector.tenants())
+        if connector is None:
+            return []
+        principal = info.context.principal
+        return [t for t in await connector.tenants() if principal.may_see_tenant(self.source, t)]
 
 
 def sources(info: Ctx) -> list[SourceInfo]:

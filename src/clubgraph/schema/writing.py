@@ -136,8 +136,12 @@ def target(info: Ctx, global_id: str, expected: EntityType, path: str) -> Key | 
         key = ids.decode(global_id, expected)
     except ids.InvalidGlobalId as exc:
         return refused(ErrorCode.INVALID, str(exc), path)
-    if key.source not in info.context.connectors:
-        # A source this server does not reach answers like an id that does not exist.
+    principal = info.context.principal
+    if key.source not in info.context.connectors or not (
+        principal.is_member or principal.may_see_tenant(key.source, key.tenant)
+    ):
+        # A source this server does not reach, or a tenant the caller does not see,
+        # answers like an id that does not exist.
         return refused(ErrorCode.NOT_FOUND, f"No {expected.value} with this ID.", path)
     return key
 
@@ -157,6 +161,8 @@ async def run_write(
 ) -> Outcome:
     """Run one write once per idempotency key, with its errors as data."""
     context = info.context
+    if context.principal.is_member:
+        return refused(ErrorCode.FORBIDDEN, "Members cannot change billing records.")
     connector = context.connectors.get(source)
     if connector is None:
         return refused(ErrorCode.NOT_FOUND, f"{source.value} is not configured here.")
