@@ -118,7 +118,8 @@ async def run(names: Sequence[str], repeat: int) -> list[dict[str, Any]]:
     await idempotency.start()
     await asyncio.gather(*(c.start() for c in inner.values()))
     connectors: dict[Source, Any] = {source: Replay(c) for source, c in inner.items()}
-    compiled, standard = build_schema(), build_schema(compiled=False)
+    compiled = build_schema(settings=settings)
+    standard = build_schema(compiled=False, settings=settings)
     rows: list[dict[str, Any]] = []
     try:
         for name in names:
