@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .settings import Settings, SettingsError
@@ -224,12 +225,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=_sandbox)
 
+    schema = sub.add_parser("schema", help="print the schema's SDL (what schema.graphql holds)")
+    schema.add_argument(
+        "--breaking-against",
+        metavar="SDL_FILE",
+        help="instead, list the changes from this earlier SDL that break clients",
+    )
+    schema.add_argument(
+        "--strict", action="store_true", help="with --breaking-against: exit 1 on a breaking change"
+    )
+    schema.set_defaults(func=_schema)
+
     index = sub.add_parser("clubcollect-index", help="manage the ClubCollect invoice index")
     index.add_argument(
         "action", choices=["rebuild"], help="rebuild: crawl every company and replace the index"
     )
     index.set_defaults(func=_clubcollect_index)
     return parser
+
+
+def schema_sdl() -> str:
+    """The schema's SDL, as ``schema.graphql`` holds it."""
+    from .schema import build_schema
+    from .settings import Settings
+
+    return build_schema(settings=Settings(mode="sandbox")).as_str() + "\n"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.breaking_against is None:
+        sys.stdout.write(schema_sdl())
+        return 0
+    from graphql import build_schema as from_sdl
+    from graphql import find_breaking_changes, find_dangerous_changes
+
+    old = from_sdl(Path(args.breaking_against).read_text())
+    new = from_sdl(schema_sdl())
+    breaking = find_breaking_changes(old, new)
+    for change in breaking:
+        print(f"breaking: {change.type.name}: {change.description}")
+    for danger in find_dangerous_changes(old, new):
+        print(f"dangerous: {danger.type.name}: {danger.description}")
+    if not breaking:
+        print(f"no breaking change against {args.breaking_against}")
+    return 1 if breaking and args.strict else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
