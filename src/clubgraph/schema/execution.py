@@ -533,7 +533,15 @@ class Run:
             else:
                 kwargs = {}
             if plan.info_parameter is not None:
-                kwargs[plan.info_parameter] = Info(_raw_info=self.raw_info, _field=strawberry_field)
+                # The field's own nodes and types, so that ``info.selected_fields`` works;
+                # the path is the one thing left out (it differs from object to object).
+                raw = self.raw_info._replace(
+                    field_name=plan.name,
+                    field_nodes=list(plan.nodes),
+                    return_type=plan.definition.type,
+                    parent_type=plan.parent,
+                )
+                kwargs[plan.info_parameter] = Info(_raw_info=raw, _field=strawberry_field)
         except GraphQLError as error:
             kwargs = error
         self.kwargs[plan] = kwargs

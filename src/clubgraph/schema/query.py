@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from .. import domain, ids
 from ..connectors.base import (
@@ -124,6 +125,62 @@ async def _own_clients(info: Ctx, sources: Sequence[domain.Source] | None) -> li
     keys = [k for k in keys if k.source in info.context.connectors]
     records = await info.context.loaders.client.load_many(keys)
     return [r for r in records if r is not None]
+
+
+# Fields of an entity its key answers, without reading its record.
+_KEY_FIELDS = frozenset({"id", "__typename", "source", "tenantId", "sourceId"})
+
+
+def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    """The fields of a selection, fragments flattened."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
+
+
+def _node_fields(info: Ctx) -> list[SelectedField]:
+    """The fields selected on the nodes of the connection the resolver returns."""
+    out: list[SelectedField] = []
+    for connection in _fields(info.selected_fields):
+        for field in _fields(connection.selections):
+            if field.name == "nodes":
+                out.extend(_fields(field.selections))
+            elif field.name == "edges":
+                for edge in _fields(field.selections):
+                    if edge.name == "node":
+                        out.extend(_fields(edge.selections))
+    return out
+
+
+def _prefetch_for_invoices(info: Ctx, records: Iterable[domain.InvoiceRecord]) -> None:
+    """Start the loads a page of invoices will need, so that they go out with the reads
+    of the rows the lists gave by key only (ClubCollect's), in one round trip instead of
+    one after them: the clients (when a field beyond their key is asked for), their plans,
+    and lines that did not come embedded. Only what the query selects is loaded."""
+    nodes = _node_fields(info)
+    clients = [g for f in nodes if f.name == "client" for g in _fields(f.selections)]
+    wants_client = any(g.name not in _KEY_FIELDS for g in clients)
+    wants_plans = any(g.name == "subscriptions" for g in clients)
+    wants_lines = any(f.name == "items" for f in nodes)
+    if not (wants_client or wants_plans or wants_lines):
+        return
+    loaders = info.context.loaders
+    for record in records:
+        if record.client_key is not None:
+            if wants_client:
+                _started(loaders.client.load(record.client_key))
+            if wants_plans:
+                _started(loaders.client_subscriptions.load(record.client_key))
+        if wants_lines and record.items is None:
+            _started(loaders.invoice_items.load(record.key))
+
+
+def _started(load: Any) -> None:
+    """A load nobody awaits yet: its failure is the resolver's to report when it awaits
+    the same (cached) future, not an unretrieved exception."""
+    load.add_done_callback(lambda f: None if f.cancelled() else f.exception())
 
 
 def _kind(name: str, *parts: object) -> str:
@@ -315,6 +372,9 @@ class Query:
         )
         page = await page_of(kind, open_streams, args)
         loaders = info.context.loaders
+        shown = [e.row.record for e in page.edges if e.row.record is not None]
+        loaders.remember_invoices(shown)
+        _prefetch_for_invoices(info, shown)
         page = await _loaded(page, loaders.invoice, loaders.remember_invoices)
         return to_connection(page, Invoice.of_row)
 
