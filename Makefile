@@ -32,7 +32,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The real clients and tools the tests run against the server (tests/node), from the
+# lock file; without npm the tests that need them skip (and fail under CI=true).
+NODE_STAMP := tests/node/node_modules/.installed-$(shell cat tests/node/package-lock.json | cksum | cut -d' ' -f1)
+
+$(NODE_STAMP): tests/node/package-lock.json
+	@if command -v npm >/dev/null; then \
+		(cd tests/node && npm ci --no-audit --no-fund --loglevel=error) && touch $(NODE_STAMP); \
+	else echo "no npm: tests that run node tools skip"; fi
+
+pytest: $(STAMP) $(NODE_STAMP)
 	@bash scripts/test-services.sh
 	$(BIN)/pytest -q
 

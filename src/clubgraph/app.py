@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -76,6 +77,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.auth = Authenticator.from_settings(state.settings)
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(request, Request):
+            _graphql_response.set(prefers_graphql_response(request.headers.get("accept")))
         # A request without usable credentials: 401, saying why (never quoting a token).
         try:
             return await super().run(request, *args, **kwargs)
@@ -116,6 +119,28 @@ class GraphQLApp(GraphQL[Context, None]):
         # Invalid UTF-8 is a JSONDecodeError here (a 400), not a UnicodeDecodeError (a 500).
         return orjson.loads(data)
 
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """GraphQL over HTTP: a client that prefers ``application/graphql-response+json``
+        gets that media type, and a request that never reached execution (it did not
+        parse, validate, or its variables did not coerce: no data, errors without a
+        path) gets 400 without a ``data`` entry. ``application/json`` keeps 200."""
+        response = super().create_response(response_data, sub_response)
+        if not _graphql_response.get():
+            return response
+        if (
+            isinstance(response_data, dict)
+            and response_data.get("data") is None
+            and response_data.get("errors")
+            and not any(e.get("path") for e in response_data["errors"])
+        ):
+            body = {k: v for k, v in response_data.items() if k != "data"}
+            response.body = self.encode_json(body)
+            response.headers["content-length"] = str(len(response.body))
+            if not sub_response.status_code:
+                response.status_code = 400
+        response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+        return response
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, default=_raw_number)
 
@@ -131,6 +156,32 @@ class GraphQLApp(GraphQL[Context, None]):
             context = kwargs.get("context")
             if isinstance(context, Context):
                 await context.loaders.settle()
+
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json; charset=utf-8"
+# Whether the request being answered prefers application/graphql-response+json.
+_graphql_response: ContextVar[bool] = ContextVar("clubgraph_graphql_response", default=False)
+
+
+def prefers_graphql_response(accept: str | None) -> bool:
+    """Whether an Accept header ranks application/graphql-response+json at least as high
+    as application/json (and above zero)."""
+    if not accept:
+        return False
+    ranks: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranks[media.lower()] = max(quality, ranks.get(media.lower(), 0.0))
+    wanted = ranks.get("application/graphql-response+json", 0.0)
+    return wanted > 0 and wanted >= ranks.get("application/json", 0.0)
 
 
 async def _open(state: AppState) -> None:

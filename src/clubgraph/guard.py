@@ -59,6 +59,8 @@ STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-
 PREFLIGHT_MAX_AGE_S = 600
 ALLOWED_METHODS = "GET, POST"
 DEFAULT_ALLOWED_HEADERS = "authorization, content-type"
+# Error responses already in JSON (GraphQL over HTTP's media type included) pass as they are.
+_JSON_MEDIA = ("application/json", "application/graphql-response+json")
 
 _CODES = {
     400: "BAD_REQUEST",
@@ -545,7 +547,7 @@ class Guard:
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
                 media = _header(headers, b"content-type")
-                if status >= 400 and not media.startswith("application/json"):
+                if status >= 400 and not media.startswith(_JSON_MEDIA):
                     held.update(status=status, headers=headers, chunks=[])
                     return
                 message = {**message, "headers": self._headers(headers, method, origin, media)}
