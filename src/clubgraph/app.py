@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
@@ -28,6 +29,7 @@ from .guard import Guard
 from .idempotency import IdempotencyStore
 from .identity import ANONYMOUS, Authenticator, Unauthenticated
 from .loaders import Loaders
+from .persisted import PersistedQueries, PersistedQueryError
 from .resilience import Breakers, BreakerState, current_breakers, set_deadline
 from .sandbox.runner import RunningSandbox, start_sandbox
 from .schema import build_schema
@@ -75,6 +77,24 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide=ide, allow_queries_via_get=True)
         self.state = state
         self.auth = Authenticator.from_settings(state.settings)
+        # Automatic persisted queries, or only the trusted documents of a manifest.
+        manifest = state.settings.trusted_documents
+        self.persisted = (
+            PersistedQueries.from_manifest(manifest) if manifest else PersistedQueries()
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET that names its document by hash (a persisted query) is an operation, not
+        # a browser asking for GraphiQL.
+        if request.query_params.get("extensions") is not None:
+            return False
+        return super().should_render_graphql_ide(request)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            data.query = self.persisted.resolve(data.query, data.extensions)
+        return data
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(request, Request):
@@ -82,6 +102,8 @@ class GraphQLApp(GraphQL[Context, None]):
         # A request without usable credentials: 401, saying why (never quoting a token).
         try:
             return await super().run(request, *args, **kwargs)
+        except PersistedQueryError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
         except Unauthenticated as exc:
             if isinstance(request, WebSocket):
                 await request.close(4401, exc.message)

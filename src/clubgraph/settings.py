@@ -180,6 +180,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Requests per minute per identity (0: no limit).
     rate_limit_per_minute: int = 0
+    # A persisted query manifest: only its operations run (trusted documents).
+    trusted_documents: str | None = None
 
     @property
     def embedded_sandbox(self) -> bool:
@@ -244,4 +246,5 @@ class Settings:
             max_batch=_int(env, "CLUBGRAPH_MAX_BATCH", 10, 1),
             cors_origins=_list(env, "CLUBGRAPH_CORS_ORIGINS"),
             rate_limit_per_minute=_int(env, "CLUBGRAPH_RATE_LIMIT_PER_MINUTE", 0),
+            trusted_documents=env.get("CLUBGRAPH_TRUSTED_DOCUMENTS", "").strip() or None,
         )
