@@ -236,6 +236,11 @@ def arguments(draw: st.DrawFn, args: list[dict[str, Any]]) -> str:
 def selections(draw: st.DrawFn, type_name: str, depth: int) -> str:
     named = TYPES[type_name]
     fields = named.get("fields") or []
+    if not fields:  # a union (federation's _Entity): its members by fragment
+        if depth <= 0:
+            return "__typename"
+        concrete = draw(st.sampled_from(named["possibleTypes"]))["name"]
+        return f"__typename ... on {concrete} {{ {draw(selections(concrete, depth - 1))} }}"
     chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique_by=id))
     parts = []
     for i, field in enumerate(chosen):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
 from ..settings import Settings
 from .client import Client
-from .errors import CodedErrors
+from .errors import BadInput, CodedErrors
 from .execution import Plans, make_execute
 from .invoice import Invoice, InvoiceItem
 from .limits import INPUT_SCALARS, QueryLimits
@@ -22,8 +23,11 @@ from .query import Query
 from .subscription import Subscription
 from .tracing import UpstreamTracing
 
+FEDERATION_VERSION: Literal["2.5"] = "2.5"
+ENTITY_NAMES = frozenset({"Client", "Invoice", "InvoiceItem", "Subscription"})
 
-class Schema(strawberry.Schema):
+
+class Schema(strawberry.federation.Schema):
     """Strawberry's schema without its own error log: ``CodedErrors`` logs what is
     unexpected (with its traceback) and upstream failures; a client's bad input is
     the client's to see, not a server error to log."""
@@ -39,6 +43,31 @@ class Schema(strawberry.Schema):
             self._execute = make_execute(Plans())
         return self._execute
 
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Federation's ``_entities``: a representation that names no entity type of this
+        subgraph (or is no object at all) fails alone, as a client error."""
+        refused: dict[int, FederationAny] = {}
+        for index, representation in enumerate(representations):
+            if (
+                not isinstance(representation, dict)
+                or representation.get("__typename") not in ENTITY_NAMES
+            ):
+                refused[index] = FederationAny(
+                    BadInput(
+                        "A representation is an object with the `__typename` of an entity "
+                        f"({', '.join(sorted(ENTITY_NAMES))}) and one of its keys."
+                    )
+                )
+        accepted = [
+            FederationAny(dict(r))  # type: ignore[call-overload]
+            for i, r in enumerate(representations)
+            if i not in refused
+        ]
+        resolved = iter(super().entities_resolver(info, accepted))
+        return [refused[i] if i in refused else next(resolved) for i in range(len(representations))]
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -53,6 +82,8 @@ def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> 
     # `Subscription` names the entity (a membership or recurring plan); the root
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
     schema = Schema(
+        # An Apollo Federation v2 subgraph: entities by @key, `_service`, `_entities`.
+        federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,
         types=[Client, Invoice, InvoiceItem, Subscription],
@@ -67,7 +98,7 @@ def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> 
         ],
         config=StrawberryConfig(auto_camel_case=True),
         # Decimal, Date and DateTime inputs within bounds a bill can have.
-        scalar_overrides=INPUT_SCALARS,
+        scalar_overrides=dict(INPUT_SCALARS),  # type: ignore[arg-type]
     )
     schema.compiled = compiled
     return schema

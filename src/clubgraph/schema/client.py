@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from .. import domain, ids
 from ..connectors.base import Row, normalize_email
+from ..domain import EntityType
 from .connection import Connection
 from .inputs import (
     AfterArg,
@@ -26,6 +27,7 @@ from .inputs import (
 )
 from .invoice import Invoice, invoice_connection, order_of
 from .node import (
+    ENTITY_KEYS,
     RAW_DESCRIPTION,
     Ctx,
     InvoiceStatusArg,
@@ -34,6 +36,7 @@ from .node import (
     loaded,
     raw_json,
     record_field,
+    reference_key,
 )
 from .subscription import Subscription, subscription_connection
 
@@ -43,8 +46,15 @@ if TYPE_CHECKING:
 LazyPerson = Annotated["Person", strawberry.lazy("clubgraph.schema.person")]
 
 
-@strawberry.type(description="A person or organisation a club bills, as one source knows them.")
+@strawberry.federation.type(
+    keys=ENTITY_KEYS, description="A person or organisation a club bills, as one source knows them."
+)
 class Client(Node):
+    @classmethod
+    def resolve_reference(cls, **representation: Any) -> Client:
+        """The entity a gateway's representation names (federation ``_entities``)."""
+        return cls(key=reference_key(EntityType.CLIENT, representation))
+
     record: Private[domain.ClientRecord | None] = None
 
     async def _rec(self, info: Ctx) -> domain.ClientRecord:

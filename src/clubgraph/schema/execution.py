@@ -622,6 +622,8 @@ class Run:
             return
         kind = shape.kind
         try:
+            if isinstance(value, Exception):  # a resolver's list may hold an item's error
+                raise value
             if kind == _LEAF:
                 assert shape.serialize is not None
                 serialized = shape.serialize(value)

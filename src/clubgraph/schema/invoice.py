@@ -20,7 +20,7 @@ from ..connectors.base import (
     invoice_matches,
     invoice_sort_value,
 )
-from ..domain import Key
+from ..domain import EntityType, Key
 from .connection import Connection, to_connection
 from .enums import InvoiceItemKind, InvoiceStatus
 from .inputs import (
@@ -35,7 +35,16 @@ from .inputs import (
     page_in_memory,
 )
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, Node, loaded, raw_json, record_field
+from .node import (
+    ENTITY_KEYS,
+    RAW_DESCRIPTION,
+    Ctx,
+    Node,
+    loaded,
+    raw_json,
+    record_field,
+    reference_key,
+)
 
 if TYPE_CHECKING:
     from .client import Client
@@ -74,8 +83,16 @@ async def invoice_connection(
     return to_connection(page, Invoice.of_row)
 
 
-@strawberry.type(description="A bill sent to a client.")
+@strawberry.federation.type(
+    keys=ENTITY_KEYS,
+    description="A bill sent to a client.",
+)
 class Invoice(Node):
+    @classmethod
+    def resolve_reference(cls, **representation: Any) -> Invoice:
+        """The entity a gateway's representation names (federation ``_entities``)."""
+        return cls(key=reference_key(EntityType.INVOICE, representation))
+
     record: Private[domain.InvoiceRecord | None] = None
 
     async def _rec(self, info: Ctx) -> domain.InvoiceRecord:
@@ -178,8 +195,16 @@ class Invoice(Node):
         return None if key is None else Subscription(key=key)
 
 
-@strawberry.type(description="One line of an invoice.")
+@strawberry.federation.type(
+    keys=ENTITY_KEYS,
+    description="One line of an invoice.",
+)
 class InvoiceItem(Node):
+    @classmethod
+    def resolve_reference(cls, **representation: Any) -> InvoiceItem:
+        """The entity a gateway's representation names (federation ``_entities``)."""
+        return cls(key=reference_key(EntityType.INVOICE_ITEM, representation))
+
     record: Private[domain.InvoiceItemRecord | None] = None
 
     @classmethod

@@ -11,8 +11,8 @@ from strawberry import Private
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from .. import ids
-from ..domain import Key
+from .. import domain, ids
+from ..domain import EntityType, Key
 from .context import Context
 from .enums import InvoiceStatus, Source, SubscriptionStatus
 from .errors import EntityNotFound
@@ -58,6 +58,23 @@ SubscriptionStatusArg = Annotated[
     list[SubscriptionStatus] | None,
     strawberry.argument(description="Only subscriptions in one of these statuses."),
 ]
+
+
+# Federation: each entity type is a key by its global ID, and by source, tenant and
+# source id (what another subgraph may hold of it).
+ENTITY_KEYS = ["id", "source tenantId sourceId"]
+
+
+def reference_key(entity: EntityType, representation: Mapping[str, Any]) -> Key:
+    """The key a gateway's entity representation names (either @key)."""
+    global_id = representation.get("id")
+    if global_id is not None:
+        return ids.decode(str(global_id), entity)
+    try:
+        source = domain.Source(str(representation["source"]).lower())
+        return Key(entity, source, str(representation["tenantId"]), str(representation["sourceId"]))
+    except (KeyError, ValueError) as exc:
+        raise ids.InvalidGlobalId(f"not a {entity.value} representation") from exc
 
 
 def raw_json(raw: Mapping[str, Any]) -> JSON:

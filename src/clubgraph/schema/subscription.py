@@ -17,6 +17,7 @@ from ..connectors.base import (
     subscription_matches,
     subscription_sort_value,
 )
+from ..domain import EntityType
 from .connection import Connection, to_connection
 from .enums import BillingInterval, SubscriptionKind, SubscriptionStatus
 from .inputs import (
@@ -36,7 +37,17 @@ from .inputs import (
 )
 from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
-from .node import RAW_DESCRIPTION, Ctx, InvoiceStatusArg, Node, loaded, raw_json, record_field
+from .node import (
+    ENTITY_KEYS,
+    RAW_DESCRIPTION,
+    Ctx,
+    InvoiceStatusArg,
+    Node,
+    loaded,
+    raw_json,
+    record_field,
+    reference_key,
+)
 
 if TYPE_CHECKING:
     from .client import Client
@@ -64,13 +75,19 @@ async def subscription_connection(
     return to_connection(page, Subscription.of_row)
 
 
-@strawberry.type(
+@strawberry.federation.type(
+    keys=ENTITY_KEYS,
     description=(
         "A membership (FitnessForce client subscription) or a recurring plan (a Tight "
         "recurring invoice): something that bills a client on a schedule."
-    )
+    ),
 )
 class Subscription(Node):
+    @classmethod
+    def resolve_reference(cls, **representation: Any) -> Subscription:
+        """The entity a gateway's representation names (federation ``_entities``)."""
+        return cls(key=reference_key(EntityType.SUBSCRIPTION, representation))
+
     record: Private[domain.SubscriptionRecord | None] = None
 
     async def _rec(self, info: Ctx) -> domain.SubscriptionRecord:
