@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,10 +18,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
@@ -68,13 +71,40 @@ def _raw_number(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+class _TextFrames(ASGIWebSocketAdapter):
+    """WebSocket messages as text frames: graphql-transport-ws clients read JSON text,
+    and the view's encoder gives bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson encoding."""
+
+    websocket_adapter_class = _TextFrames  # type: ignore[assignment]
 
     def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
         # GraphiQL in sandbox mode only (Settings.sandbox_mode).
         ide: Literal["graphiql"] | None = "graphiql" if state.settings.sandbox_mode else None
-        super().__init__(schema, graphql_ide=ide, allow_queries_via_get=True)
+        super().__init__(
+            schema,
+            graphql_ide=ide,
+            allow_queries_via_get=True,
+            # Subscriptions over graphql-transport-ws (and the older graphql-ws), and over
+            # server-sent events for a client that asks for text/event-stream.
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_WS_PROTOCOL,
+                "graphql-sse",
+            ),
+            connection_init_wait_timeout=timedelta(seconds=10),
+        )
         self.state = state
         self.auth = Authenticator.from_settings(state.settings)
         # Automatic persisted queries, or only the trusted documents of a manifest.
@@ -324,6 +354,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             *webhook_routes(lambda: state.connectors, get_cache=lambda: state.cache),
         ],
         lifespan=lifespan,

@@ -6,11 +6,22 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    ObjectTypeDefinitionNode,
+    OperationType,
+    SchemaDefinitionNode,
+    parse,
+    print_ast,
+)
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.federation.schema import FederationAny
+from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from ..settings import Settings
 from .client import Client
@@ -18,6 +29,7 @@ from .errors import BadInput, CodedErrors
 from .execution import Plans, make_execute
 from .invoice import Invoice, InvoiceItem
 from .limits import INPUT_SCALARS, QueryLimits
+from .live import SubscriptionRoot
 from .mutations import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -42,6 +54,40 @@ class Schema(strawberry.federation.Schema):
         if self._execute is None:
             self._execute = make_execute(Plans())
         return self._execute
+
+    def serve_subgraph_sdl(self) -> None:
+        """Make ``_service { sdl }`` answer ``subgraph_sdl``."""
+        service = self._schema.type_map["_Service"]
+        field = service.fields["sdl"].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]  # type: ignore[attr-defined]
+
+        def sdl() -> str:
+            return self.subgraph_sdl()
+
+        field.base_resolver = StrawberryResolver(sdl)
+
+    def subgraph_sdl(self) -> str:
+        """The SDL a gateway composes: the schema without its subscription root, which a
+        supergraph cannot hold beside the entity named ``Subscription`` (and gateways
+        route queries and mutations; subscriptions are served here directly)."""
+        document = parse(print_schema(self))
+        kept: list[Any] = []
+        for definition in document.definitions:
+            if isinstance(definition, ObjectTypeDefinitionNode) and (
+                definition.name.value == SubscriptionRoot.__name__
+            ):
+                continue
+            if isinstance(definition, SchemaDefinitionNode):
+                definition = SchemaDefinitionNode(
+                    description=definition.description,
+                    directives=definition.directives,
+                    operation_types=tuple(
+                        t
+                        for t in definition.operation_types
+                        if t.operation is not OperationType.SUBSCRIPTION
+                    ),
+                )
+            kept.append(definition)
+        return print_ast(DocumentNode(definitions=tuple(kept)))
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
@@ -86,6 +132,7 @@ def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> 
         federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,
+        subscription=SubscriptionRoot,
         types=[Client, Invoice, InvoiceItem, Subscription],
         # Parsed and validated documents are cached: clients repeat the same operations.
         extensions=[
@@ -101,6 +148,7 @@ def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> 
         scalar_overrides=dict(INPUT_SCALARS),  # type: ignore[arg-type]
     )
     schema.compiled = compiled
+    schema.serve_subgraph_sdl()
     return schema
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from .. import domain
+from ..commands import Capability
 
 strawberry.enum(
     domain.Source,
@@ -62,3 +63,10 @@ SubscriptionStatus = domain.SubscriptionStatus
 SubscriptionKind = domain.SubscriptionKind
 BillingInterval = domain.BillingInterval
 InvoiceItemKind = domain.InvoiceItemKind
+
+# Registered here, with the other enums, before any type that shows it is built.
+strawberry.enum(
+    Capability,
+    name="Capability",
+    description="A write a source can do; a UI can hide what a club's source cannot do.",
+)

@@ -45,11 +45,6 @@ strawberry.enum(
         "UNKNOWN: the source refused with a code not known here; see `sourceCode`."
     ),
 )
-strawberry.enum(
-    Capability,
-    name="Capability",
-    description="A write a source can do; a UI can hide what a club's source cannot do.",
-)
 
 
 @strawberry.type(description="Why a write was refused: errors are data, not exceptions.")
