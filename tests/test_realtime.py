@@ -33,14 +33,14 @@ def _node_or_skip() -> str:
     pytest.skip(f"the graphql-ws client cannot run: {why}")
 
 
-async def _subscribe(url: str, token: str | None = None) -> dict[str, Any]:
+async def _subscribe(url: str, token: str | None = None, carrier: str = "header") -> dict[str, Any]:
     node = _node_or_skip()
     ws_url = url.replace("http://", "ws://") + "/graphql"
     process = await asyncio.create_subprocess_exec(
         node,
         str(NODE_DIR / "ws.mjs"),
         ws_url,
-        *([token] if token else []),
+        *([token, carrier] if token else []),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -83,6 +83,13 @@ async def test_a_connection_is_authenticated_when_it_opens(guarded: GraphServer)
     admitted = await _subscribe(guarded.url, token)
     assert admitted["error"] is None, admitted
     assert len(admitted["reports"]) == 2
+    # A browser cannot set headers on a WebSocket: the token in connection_init.
+    by_params = await _subscribe(guarded.url, token, "params")
+    assert by_params["error"] is None, by_params
+    assert len(by_params["reports"]) == 2
+    forged = await _subscribe(guarded.url, token + "x", "params")
+    assert forged["reports"] == []
+    assert forged["error"]
 
 
 async def test_server_sent_events_stream_the_same_subscription(graph: GraphServer) -> None:

@@ -21,9 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
@@ -141,6 +143,23 @@ class GraphQLApp(GraphQL[Context, None]):
             headers = {"WWW-Authenticate": exc.challenge()}
             return JSONResponse(exc.body(), status_code=401, headers=headers)
 
+    async def on_ws_connect(self, context: Context) -> Any:
+        """A connection that came without an Authorization header is admitted by the
+        token of its connection_init payload (``{"Authorization": "Bearer ..."}``), or
+        closed (4403) without one."""
+        if context.principal is not ANONYMOUS:
+            return UNSET
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            principal = self.auth.authenticate(header if isinstance(header, str) else None)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from exc
+        if principal is None:
+            raise ConnectionRejectionError({"message": "authentication required"})
+        context.act_as(principal)
+        return UNSET
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -151,9 +170,9 @@ class GraphQLApp(GraphQL[Context, None]):
             set_deadline(self.state.settings.request_deadline_s)
         current_breakers.set(self.state.breakers)
         # No credentials where they are needed: only reads by invoice key may go on.
+        # A WebSocket without one may still bring it in its connection_init payload (a
+        # browser cannot set headers there): ``on_ws_connect`` decides.
         principal = self.auth.authenticate(request.headers.get("authorization"))
-        if principal is None and isinstance(request, WebSocket):
-            raise Unauthenticated("authentication required", invalid_token=False)
         principal = principal or ANONYMOUS
         return Context(
             settings=self.state.settings,

@@ -1,11 +1,15 @@
 // The graphql-ws client against a live server over graphql-transport-ws.
-// node ws.mjs <ws url> [bearer token] : subscribes to sourceHealth, takes two reports,
-// then stops; prints one JSON object: the reports, pongs seen, and how the socket closed.
+// node ws.mjs <ws url> [bearer token] [header|params] : subscribes to sourceHealth, takes
+// two reports, then stops; prints one JSON object: the reports, pongs seen, and how the
+// socket closed. The token goes in the Authorization header (default), or in the
+// connection_init payload, as a browser client sends it.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, token] = process.argv.slice(2);
-const headers = token ? { Authorization: `Bearer ${token}` } : {};
+const [url, token, carrier = 'header'] = process.argv.slice(2);
+const bearer = token ? { Authorization: `Bearer ${token}` } : {};
+const headers = carrier === 'header' ? bearer : {};
+const connectionParams = carrier === 'params' ? bearer : {};
 class AuthorizedSocket extends WebSocket {
   constructor(address, protocols) {
     super(address, protocols, { headers });
@@ -15,6 +19,7 @@ class AuthorizedSocket extends WebSocket {
 const report = { reports: [], pongs: 0, closed: null, error: null };
 const client = createClient({
   url,
+  connectionParams,
   webSocketImpl: AuthorizedSocket,
   retryAttempts: 0,
   keepAlive: 200,

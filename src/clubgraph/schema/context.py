@@ -32,6 +32,8 @@ class Context:
     response: Any = None
     # Who is calling (``identity.py``); the app sets ``scope`` to ``principal.scope``.
     principal: Principal = DEMO_STAFF
+    # A WebSocket connection's connection_init payload (graphql-transport-ws).
+    connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.loaders.scope = self.scope
