@@ -99,15 +99,22 @@ def _client_in_scope(
 
 
 async def _loaded(
-    page: Page[Any], loader: Any, remember: Callable[[Iterable[Any]], None]
+    page: Page[Any],
+    loader: Any,
+    remember: Callable[[Iterable[Any]], None],
+    prefetch: Callable[[list[Any]], None] | None = None,
 ) -> Page[Any]:
     """The page with every row's record at hand.
 
-    Records the upstream list carried prime the loaders; rows known only by key
+    Records the upstream list carried prime the loaders (and ``prefetch`` starts what
+    they will need, to go out with the reads below); rows known only by key
     (ClubCollect's index) are loaded together now, and a row whose record is gone
     upstream since the list was read is left out instead of failing the whole page.
     """
-    remember(e.row.record for e in page.edges if e.row.record is not None)
+    shown = [e.row.record for e in page.edges if e.row.record is not None]
+    remember(shown)
+    if prefetch is not None:
+        prefetch(shown)
     keys = [e.row.key for e in page.edges if e.row.record is None]
     if not keys:
         return page
@@ -372,10 +379,12 @@ class Query:
         )
         page = await page_of(kind, open_streams, args)
         loaders = info.context.loaders
-        shown = [e.row.record for e in page.edges if e.row.record is not None]
-        loaders.remember_invoices(shown)
-        _prefetch_for_invoices(info, shown)
-        page = await _loaded(page, loaders.invoice, loaders.remember_invoices)
+        page = await _loaded(
+            page,
+            loaders.invoice,
+            loaders.remember_invoices,
+            lambda shown: _prefetch_for_invoices(info, shown),
+        )
         return to_connection(page, Invoice.of_row)
 
     @strawberry.field(
