@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import uvicorn
 
 from clubgraph.sandbox.runner import RunningSandbox
@@ -88,3 +92,29 @@ async def graph_server(settings: Settings, sandbox: RunningSandbox) -> AsyncIter
     finally:
         server.should_exit = True
         await task
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+async def run_node(script: str, *args: str, needs: str, limit_s: float = 120) -> str:
+    """Run a script of tests/node (its npm package ``needs`` installed by `npm ci`, as
+    `make test` does); its standard output. Without node or the package the test is
+    skipped, or fails under CI (``CI=true``)."""
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules" / needs).is_dir():
+        why = "node is not installed" if node is None else "run `npm ci` in tests/node"
+        message = f"{script} cannot run: {why}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(NODE_DIR / script),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=limit_s)
+    assert process.returncode == 0, err.decode()[-2000:]
+    return out.decode()

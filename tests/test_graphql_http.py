@@ -3,43 +3,15 @@ the live server: every MUST and every SHOULD passes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-from pathlib import Path
-
-import pytest
 
 from clubgraph.app import prefers_graphql_response
-from support import GraphServer
-
-NODE_DIR = Path(__file__).resolve().parent / "node"
-
-
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    ready = (NODE_DIR / "node_modules" / "graphql-http").is_dir()
-    if node and ready:
-        return node
-    why = "node is not installed" if not node else "run `npm ci` in tests/node (make test does)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the graphql-http audit cannot run: {why}")
-    pytest.skip(f"the graphql-http audit cannot run: {why}")
+from support import GraphServer, run_node
 
 
 async def test_the_graphql_http_audit_passes(graph: GraphServer) -> None:
-    node = _node_or_skip()
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "audit.mjs"),
-        graph.url + "/graphql",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
-    audits = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    out = await run_node("audit.mjs", graph.url + "/graphql", needs="graphql-http")
+    audits = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert len(audits) > 50
     failed = [a for a in audits if a["status"] != "ok"]
     assert failed == [], failed

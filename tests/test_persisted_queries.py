@@ -3,10 +3,7 @@ GET by hash, and trusted documents (only a manifest's operations run)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +13,11 @@ from clubgraph.domain import Source
 from clubgraph.persisted import PersistedQueries, PersistedQueryError, sha256
 from clubgraph.sandbox.runner import RunningSandbox
 from clubgraph.settings import Settings, SettingsError, SourceSettings
-from support import GraphServer, graph_server
-
-NODE_DIR = Path(__file__).resolve().parent / "node"
-
-
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    if node and (NODE_DIR / "node_modules" / "@apollo" / "client").is_dir():
-        return node
-    why = "node is not installed" if not node else "run `npm ci` in tests/node (make test does)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Apollo Client cannot run: {why}")
-    pytest.skip(f"Apollo Client cannot run: {why}")
+from support import GraphServer, graph_server, run_node
 
 
 async def test_apollo_clients_persisted_query_link_round_trip(graph: GraphServer) -> None:
-    node = _node_or_skip()
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "apq.mjs"),
-        graph.url + "/graphql",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
+    out = await run_node("apq.mjs", graph.url + "/graphql", needs="@apollo/client")
     report = json.loads(out)
     wire = report["wire"]
     # 1: the hash alone, by GET: not known yet. 2: document and hash, by POST.

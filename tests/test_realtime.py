@@ -4,11 +4,7 @@ server-sent events."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,36 +13,16 @@ from clubgraph.domain import Source
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox
 from clubgraph.settings import Settings, SourceSettings
-from support import GraphServer, graph_server
+from support import GraphServer, graph_server, run_node
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 SECRET = "a-realtime-test-secret-of-at-least-32-bytes"
 
 
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    if node and (NODE_DIR / "node_modules" / "graphql-ws").is_dir():
-        return node
-    why = "node is not installed" if not node else "run `npm ci` in tests/node (make test does)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the graphql-ws client cannot run: {why}")
-    pytest.skip(f"the graphql-ws client cannot run: {why}")
-
-
 async def _subscribe(url: str, token: str | None = None, carrier: str = "header") -> dict[str, Any]:
-    node = _node_or_skip()
     ws_url = url.replace("http://", "ws://") + "/graphql"
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "ws.mjs"),
-        ws_url,
-        *([token, carrier] if token else []),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    extra = [token, carrier] if token else []
+    out = await run_node("ws.mjs", ws_url, *extra, needs="graphql-ws", limit_s=60)
+    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return report
 
 

@@ -4,41 +4,16 @@ two subgraphs in either direction answer what clubgraph answers on its own."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
-from pathlib import Path
 
-import pytest
-
-from support import GraphServer
-
-NODE_DIR = Path(__file__).resolve().parent / "node"
-
-
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    if node and (NODE_DIR / "node_modules" / "@apollo" / "gateway").is_dir():
-        return node
-    why = "node is not installed" if not node else "run `npm ci` in tests/node (make test does)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the supergraph cannot be composed: {why}")
-    pytest.skip(f"the supergraph cannot be composed: {why}")
+from support import GraphServer, run_node
 
 
 async def test_queries_cross_both_subgraphs_through_the_gateway(graph: GraphServer) -> None:
-    node = _node_or_skip()
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "supergraph.mjs"),
-        graph.url + "/graphql",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    out = await run_node(
+        "supergraph.mjs", graph.url + "/graphql", needs="@apollo/gateway", limit_s=180
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=180)
-    assert process.returncode == 0, err.decode()[-2000:]
-    report = json.loads(out.decode().strip().splitlines()[-1])
+    report = json.loads(out.strip().splitlines()[-1])
     assert "compositionErrors" not in report, report
     # From the CRM subgraph's list to clubgraph's fields (an entity fetch of Clients).
     top = report["fromCrm"]["data"]["topClients"]
