@@ -38,7 +38,7 @@ from clubgraph.loaders import Loaders
 from clubgraph.sandbox.runner import start_sandbox
 from clubgraph.schema import build_schema
 from clubgraph.schema.context import Context
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from clubgraph.upstreams import build_connector
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -107,7 +107,7 @@ def count_fields(value: Any) -> int:
 async def run(names: Sequence[str], repeat: int) -> list[dict[str, Any]]:
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         max_page_size=500,
     )
     inner = {

@@ -16,9 +16,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from clubgraph.app import create_app
-from clubgraph.domain import Source
 from clubgraph.sandbox.runner import start_sandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, serve
 
 QUERY = """query($n: Int, $a: String, $s: [Source!]) {
@@ -29,7 +28,7 @@ async def main(pages: int, size: int, sources: list[str] | None) -> None:
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
         mode="sandbox",
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         trace_upstream=True,
     )
     server, task, url = await serve(create_app(settings))

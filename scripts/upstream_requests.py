@@ -17,9 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from clubgraph import workloads
 from clubgraph.app import create_app
-from clubgraph.domain import Source
 from clubgraph.sandbox.runner import start_sandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, serve
 
 
@@ -27,7 +26,7 @@ async def main(workload: str, sizes: list[int]) -> None:
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
         mode="sandbox",
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         trace_upstream=True,
     )
     server, task, url = await serve(create_app(settings))

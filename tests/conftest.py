@@ -21,11 +21,10 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
 @pytest.fixture(scope="session")
 async def graph(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
     from clubgraph.app import create_app
-    from clubgraph.domain import Source
-    from clubgraph.settings import Settings, SourceSettings
+    from clubgraph.settings import Settings
 
     settings = Settings(
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         trace_upstream=True,
         # As `make run` does: W2 asks for 500 invoices in one page.
         max_page_size=500,

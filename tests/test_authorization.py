@@ -17,7 +17,7 @@ from clubgraph import ids
 from clubgraph.domain import EntityType, Key, Source
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, graph_server
 
 SECRET = "an-authorization-test-secret-of-32-bytes+"
@@ -62,7 +62,7 @@ async def graph(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
         # The faults injected below must not open a breaker for the other cases.
         breaker_failures=1000,
         max_page_size=500,
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
     )
     async with graph_server(settings, sandbox) as server:
         yield server

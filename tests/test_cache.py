@@ -49,7 +49,7 @@ from clubgraph.domain import (
     Source,
 )
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
-from clubgraph.settings import DEFAULT_CACHE_TTLS, Settings, SourceSettings
+from clubgraph.settings import DEFAULT_CACHE_TTLS, Settings
 from support import GraphServer, serve
 from test_mutations import W4, _create_input
 
@@ -182,7 +182,7 @@ async def _server(
 ) -> AsyncIterator[tuple[GraphServer, AppState]]:
     settings = Settings(
         mode="sandbox",
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         cache_enabled=True,
         **options,
     )

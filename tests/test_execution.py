@@ -24,7 +24,7 @@ from clubgraph.domain import EntityType, Key, Source
 from clubgraph.sandbox.runner import RunningSandbox
 from clubgraph.schema import build_schema
 from clubgraph.schema.execution import Operation, Unsupported
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, serve
 
 MISSING_INVOICE = ids.encode(Key(EntityType.INVOICE, Source.TIGHT, "1", "999999999"))
@@ -34,7 +34,7 @@ MISSING_CLIENT = ids.encode(Key(EntityType.CLIENT, Source.FITNESSFORCE, "101", "
 @pytest.fixture(scope="module")
 async def standard(sandbox: RunningSandbox) -> AsyncIterator[GraphServer]:
     settings = Settings(
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         trace_upstream=True,
         max_page_size=500,
         compiled_execution=False,

@@ -27,10 +27,9 @@ from clubgraph.connectors.clubcollect.credentials import DEV_CREDENTIALS as CLUB
 from clubgraph.connectors.fitnessforce.credentials import DEV_CREDENTIALS as FITNESSFORCE_DEV
 from clubgraph.connectors.tight.credentials import DEV_CREDENTIALS as TIGHT_DEV
 from clubgraph.connectors.timetap.credentials import DEV_CREDENTIALS as TIMETAP_DEV
-from clubgraph.domain import Source
 from clubgraph.sandbox.fitnessforce.responses import STATE as FITNESSFORCE_STATE
 from clubgraph.sandbox.runner import RunningSandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, serve
 
 SOURCES = ("fitnessforce", "timetap", "clubcollect", "tight")
@@ -159,7 +158,7 @@ async def graph(sandbox: RunningSandbox) -> AsyncIterator[Graph]:
     # Breakers never open here (each case must show its own fault, not an open
     # breaker); calls fail fast.
     settings = Settings(
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
         mode="sandbox",  # anonymous callers, as over the embedded sandbox
         read_timeout_s=0.5,
         request_deadline_s=3,

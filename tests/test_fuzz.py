@@ -33,7 +33,7 @@ from clubgraph import ids
 from clubgraph.domain import EntityType, Key, Source
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 from clubgraph.schema import build_schema
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, graph_server
 
 FUZZ = settings(
@@ -65,7 +65,7 @@ class Fuzzed:
 @pytest.fixture(scope="module")
 async def fuzzed() -> AsyncIterator[Fuzzed]:
     sandbox = await start_sandbox(port_base=None)
-    sources = tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items())
+    sources = sandbox.source_settings()
     config = Settings(
         sources=sources,
         mode="sandbox",

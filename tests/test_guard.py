@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 
 import services
-from clubgraph.domain import Source
 from clubgraph.guard import (
     STRICT_CSP,
     Guard,
@@ -28,7 +27,7 @@ from clubgraph.guard import (
 )
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, graph_server
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
@@ -42,7 +41,7 @@ SECURITY = {
 
 
 def _settings(sandbox: RunningSandbox, **overrides: Any) -> Settings:
-    sources = tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items())
+    sources = sandbox.source_settings()
     return Settings(sources=sources, **{"mode": "sandbox", **overrides})
 
 

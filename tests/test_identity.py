@@ -35,7 +35,7 @@ from clubgraph.identity import (
 )
 from clubgraph.sandbox.runner import RunningSandbox
 from clubgraph.sandbox.tight.state import STATE
-from clubgraph.settings import Settings, SettingsError, SourceSettings
+from clubgraph.settings import Settings, SettingsError
 from support import graph_server
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
@@ -117,7 +117,7 @@ def unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 def settings(sandbox: RunningSandbox, **kwargs: Any) -> Settings:
-    sources = tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items())
+    sources = sandbox.source_settings()
     return Settings(sources=sources, **kwargs)
 
 

@@ -19,7 +19,7 @@ from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox
 from clubgraph.schema import build_schema
 from clubgraph.schema.limits import LIST_ESTIMATE, _Depth, _fragments, estimate_cost
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, graph_server
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
@@ -28,7 +28,7 @@ CLIENT = ids.encode(Key(EntityType.CLIENT, Source.TIGHT, "7001", "1"))
 
 
 def _settings(sandbox: RunningSandbox, **overrides: Any) -> Settings:
-    sources = tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items())
+    sources = sandbox.source_settings()
     return Settings(sources=sources, **{"mode": "sandbox", **overrides})
 
 

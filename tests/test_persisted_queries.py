@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from clubgraph.domain import Source
 from clubgraph.persisted import PersistedQueries, PersistedQueryError, sha256
 from clubgraph.sandbox.runner import RunningSandbox
-from clubgraph.settings import Settings, SettingsError, SourceSettings
+from clubgraph.settings import Settings, SettingsError
 from support import GraphServer, graph_server, run_node
 
 
@@ -80,7 +79,7 @@ async def test_trusted_documents_run_and_nothing_else(
     settings = Settings(
         mode="sandbox",
         trusted_documents=str(path),
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
     )
     async with graph_server(settings, sandbox) as graph:
         # By hash, by POST and by GET; and the document in full, which is the same one.

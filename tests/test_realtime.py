@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from clubgraph.domain import Source
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, graph_server, run_node
 
 SECRET = "a-realtime-test-secret-of-at-least-32-bytes"
@@ -45,7 +44,7 @@ async def guarded(sandbox: RunningSandbox) -> Any:
     settings = Settings(
         mode="production",
         jwt_secret=SECRET,
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
     )
     async with graph_server(settings, sandbox) as server:
         yield server

@@ -15,9 +15,8 @@ import pytest
 
 from clubgraph import workloads
 from clubgraph.app import create_app
-from clubgraph.domain import Source
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
-from clubgraph.settings import Settings, SourceSettings
+from clubgraph.settings import Settings
 from support import GraphServer, serve
 
 LATENCY_MS = 80
@@ -28,7 +27,7 @@ async def slow_graph() -> AsyncIterator[GraphServer]:
     sandbox: RunningSandbox = await start_sandbox(port_base=None, latency_ms=LATENCY_MS)
     settings = Settings(
         mode="sandbox",
-        sources=tuple(SourceSettings(Source(s), u, None) for s, u in sandbox.urls.items()),
+        sources=sandbox.source_settings(),
     )
     server, task, url = await serve(create_app(settings))
     try:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..domain import Source
 from .core import RECORDER
+
+if TYPE_CHECKING:
+    from ..settings import SourceSettings
 
 SOURCES = ("fitnessforce", "timetap", "clubcollect", "tight")
 # The port offset of each source from --port-base.
@@ -43,6 +48,12 @@ class RunningSandbox:
     urls: dict[str, str] = field(default_factory=dict)
     apps: dict[str, web.Application] = field(default_factory=dict)
     _runners: list[web.AppRunner] = field(default_factory=list)
+
+    def source_settings(self) -> tuple[SourceSettings, ...]:
+        """Settings' sources for these servers, on their development credentials."""
+        from ..settings import SourceSettings
+
+        return tuple(SourceSettings(Source(s), u, None) for s, u in self.urls.items())
 
     async def stop(self) -> None:
         for runner in self._runners:
