@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -219,14 +220,18 @@ class GraphQLApp(GraphQL[Context, None]):
         context, data = kwargs.get("context"), kwargs.get("request_data")
         if isinstance(context, Context) and context.principal is ANONYMOUS:
             context.act_as(admit_by_invoice_keys(data if isinstance(data, list) else [data]))
+        result: Any = None
         try:
-            return await super().execute_operation(*args, **kwargs)
+            result = await super().execute_operation(*args, **kwargs)
+            return result
         finally:
             # What the operation's writes invalidated in the shared cache is gone before
             # the response leaves: another replica reading next sees the change.
-            context = kwargs.get("context")
             if isinstance(context, Context):
                 await context.loaders.settle()
+                # A subscription (over server-sent events) goes on reading through them.
+                if not inspect.isasyncgen(result):
+                    context.loaders.close()
 
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json; charset=utf-8"

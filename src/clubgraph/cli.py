@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .collector import settle_for_serving
 from .settings import Settings, SettingsError
 
 
@@ -56,15 +57,25 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         # Each worker builds its own app from the environment.
-        uvicorn.run("clubgraph.app:create_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("clubgraph.cli:worker_app", factory=True, workers=args.workers, **options)
         return 0
     try:
         app = create_app(settings)
     except SettingsError as exc:
         print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    settle_for_serving()
     uvicorn.run(app, **options)
     return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``clubgraph serve --workers N``."""
+    from .app import create_app
+
+    app = create_app()
+    settle_for_serving()
+    return app
 
 
 def _token(args: argparse.Namespace) -> int:
