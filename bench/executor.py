@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from clubgraph import workloads
+from clubgraph.collector import settle_for_serving
 from clubgraph.connectors.base import Chunk, Connector, Stream
 from clubgraph.domain import Source
 from clubgraph.idempotency import IdempotencyStore
@@ -120,6 +121,8 @@ async def run(names: Sequence[str], repeat: int) -> list[dict[str, Any]]:
     connectors: dict[Source, Any] = {source: Replay(c) for source, c in inner.items()}
     compiled = build_schema(settings=settings)
     standard = build_schema(compiled=False, settings=settings)
+    # The cycle collector set as ``clubgraph serve`` sets it.
+    settle_for_serving()
     rows: list[dict[str, Any]] = []
     try:
         for name in names:

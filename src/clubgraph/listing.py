@@ -53,7 +53,10 @@ class InvalidPaging(ValueError):
     """Paging arguments that do not make a request (e.g. `first` with `before`)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Marks, cursors, edges and merge items are made for every row of a page, thousands per
+# request: plain slotted dataclasses build three times faster than frozen ones. Nothing
+# changes them once made.
+@dataclass(slots=True)
 class Mark:
     """Where the last row taken from a stream sits, and what it was."""
 
@@ -62,7 +65,7 @@ class Mark:
     tiebreak: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cursor:
     """A point in a list: per stream, the last row taken; positions count in
     the reversed order when ``reverse``; ``at`` is the stream of the row pointed at."""
@@ -72,7 +75,7 @@ class Cursor:
     marks: dict[str, Mark]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Edge(Generic[T]):
     row: Row[T]
     kind: str
@@ -83,7 +86,7 @@ class Edge(Generic[T]):
         return encode_cursor(self.kind, self.point)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Page(Generic[T]):
     edges: Sequence[Edge[T]]
     has_next_page: bool
@@ -171,7 +174,7 @@ def _after(row: Row[Any], mark: Mark, descending: bool) -> bool:
     return key < last if descending else key > last
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Item:
     row: Row[Any]
     stream: str

@@ -585,7 +585,7 @@ class Run:
                             out[key] = None  # keeps the key's place in the response
                             self.park(_Parked(value, waiting, plan, out, slot))
                             continue
-                    elif hasattr(type(value), "__await__") and inspect.isawaitable(value):
+                    elif _may_be_awaited(type(value)) and inspect.isawaitable(value):
                         out[key] = None
                         self.parked.append(_Parked(_awaited(value), None, plan, out, slot))
                         continue
@@ -713,6 +713,18 @@ class Run:
 
 
 _TYPENAME = Shape(_LEAF, False, None)
+
+
+# Whether a resolver's result type has ``__await__``, by type: resolvers return a few
+# types over and over, and ``hasattr`` on one without it raises and catches inside.
+_AWAITABLE_TYPES: dict[type, bool] = {}
+
+
+def _may_be_awaited(kind: type) -> bool:
+    known = _AWAITABLE_TYPES.get(kind)
+    if known is None:
+        known = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
+    return known
 
 
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
