@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -164,8 +165,8 @@ def decode_cursor(kind: str, cursor: str) -> Cursor:
 # --- order -----------------------------------------------------------------------------
 
 
-def _row_key(row: Row[Any]) -> tuple[Any, Any]:
-    return (row.sort, row.tiebreak)
+# A row's place in its stream: ``(row.sort, row.tiebreak)``, read in C.
+_row_key: Callable[[Row[Any]], tuple[Any, Any]] = attrgetter("sort", "tiebreak")
 
 
 def _after(row: Row[Any], mark: Mark, descending: bool) -> bool:
@@ -198,18 +199,21 @@ def _merge_streams(
     ``_merge_sorted`` of all of them starts with, without wrapping and sorting rows past
     the page (a page of 50 over eight streams reads 51 rows of each)."""
 
-    def items(stream: Stream[Any], rows: list[Row[Any]]) -> Iterator[_Item]:
+    def items(stream: Stream[Any], rows: list[Row[Any]]) -> Iterator[tuple[Any, Row[Any]]]:
         # A stream's rows come in its order; sorting them again is linear when they do,
-        # and keeps the merge exact when an upstream breaks ties its own way.
+        # and keeps the merge exact when an upstream breaks ties its own way. Each row
+        # goes with its ``_Item.order``: the merge compares those (heads of different
+        # streams differ in the stream id, so rows themselves are never compared), and
+        # only the rows it keeps become items.
+        sid = stream.id
         for row in sorted(rows, key=_row_key, reverse=descending):
-            yield _Item(row, stream.id)
+            yield (row.sort, sid, row.tiebreak), row
 
     merged = heapq.merge(
         *(items(s, rows) for s, rows in zip(streams, rows_of, strict=True)),
-        key=_Item.order,
         reverse=descending,
     )
-    return list(islice(merged, take))
+    return [_Item(row, order[1]) for order, row in islice(merged, take)]
 
 
 # --- reading ---------------------------------------------------------------------------
