@@ -71,7 +71,9 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument(
         "--latencies", default=os.environ.get("BENCH_LATENCIES"), help="ms (default 0,20,50)"
     )
-    parser.add_argument("--peers", default=_env_default("PEERS", "clubgraph,apollo,mesh"))
+    parser.add_argument(
+        "--peers", default=_env_default("PEERS", "clubgraph,clubgraph-2w,apollo,mesh")
+    )
     parser.add_argument(
         "--duration",
         type=float,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class ServerDef:
     # Per workload: {"document": file, "steps": [...], "variables": {...}} (README.md).
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock_file: Path | None = None
+    # clubgraph itself (its canonical documents, variables found through it).
+    is_clubgraph: bool = False
 
     def argv(self, port: int) -> list[str]:
         return [part.replace("{port}", str(port)) for part in self.command]
@@ -50,9 +53,13 @@ def _clubgraph_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "clubgraph.cli"]
 
 
-def clubgraph_server() -> ServerDef:
+# ``clubgraph-2w``: clubgraph with ``--workers 2`` (any count: ``clubgraph-<n>w``).
+_WORKERS = re.compile(r"clubgraph-(\d+)w")
+
+
+def clubgraph_server(workers: int = 1) -> ServerDef:
     return ServerDef(
-        name="clubgraph",
+        name="clubgraph" if workers == 1 else f"clubgraph-{workers}w",
         command=[
             *_clubgraph_command(),
             "serve",
@@ -62,8 +69,11 @@ def clubgraph_server() -> ServerDef:
             "{port}",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         cwd=REPO,
+        is_clubgraph=True,
         env={
             "CLUBGRAPH_MAX_PAGE_SIZE": "500",
             # The sandbox's upstreams, and the anonymous demo user the peers also get.
@@ -96,7 +106,7 @@ def sandbox_env(urls: dict[str, str]) -> dict[str, str]:
 def server_env(server: ServerDef, urls: dict[str, str], port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}
     env.update(sandbox_env(urls))
-    if server.name != "clubgraph":
+    if not server.is_clubgraph:
         env = {k: v for k, v in env.items() if not k.startswith("CLUBGRAPH_")}
     env.update(server.env)
     if server.port_env:
@@ -143,6 +153,10 @@ def resolve_servers(names: list[str]) -> tuple[list[ServerDef], list[str]]:
     for name in names:
         if name == "clubgraph":
             servers.append(clubgraph_server())
+            continue
+        workers = _WORKERS.fullmatch(name)
+        if workers is not None:
+            servers.append(clubgraph_server(int(workers.group(1))))
             continue
         folder = PEERS_DIR / name
         if not (folder / "peer.json").exists():

@@ -106,7 +106,7 @@ async def build_spec(
         raise LookupError(f"{name}: no document yet")
     if "variables" in override:
         variables = dict(override["variables"])
-    elif server.name == "clubgraph":
+    elif server.is_clubgraph:
         variables = {
             **DEFAULT_VARIABLES.get(name, {}),
             **await _clubgraph_variables(name, http, url),
