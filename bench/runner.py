@@ -56,6 +56,8 @@ class Plan:
     soak_duration: float
     soak_rate: float
     soak_latency: int
+    soak_workload: str
+    soak_server: str
     variables: dict[str, dict[str, Any]]
     quick: bool
 
@@ -98,6 +100,10 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument("--soak-duration", type=float, default=600.0)
     parser.add_argument("--soak-rate", type=float, default=50.0)
     parser.add_argument("--soak-latency", type=int, default=20)
+    parser.add_argument("--soak-workload", default="W1", help="the soak's workload (default W1)")
+    parser.add_argument(
+        "--soak-server", default="clubgraph", help="clubgraph or clubgraph-<n>w (default clubgraph)"
+    )
     parser.add_argument(
         "--vars",
         action="append",
@@ -131,6 +137,8 @@ def parse_args(argv: list[str] | None) -> Plan:
         soak_duration=args.soak_duration,
         soak_rate=args.soak_rate,
         soak_latency=args.soak_latency,
+        soak_workload=args.soak_workload.strip().upper(),
+        soak_server=args.soak_server.strip(),
         variables=variables,
         quick=args.quick,
     )
@@ -394,21 +402,30 @@ class Bench:
         return rows
 
     async def soak(self, servers: list[ServerDef]) -> dict[str, Any]:
-        server = next((s for s in servers if s.name == "clubgraph"), clubgraph_server())
         plan = self.plan
+        server = next((s for s in servers if s.name == plan.soak_server), None)
+        if server is None:
+            found, problems = resolve_servers([plan.soak_server])
+            if not found:
+                return {"server": plan.soak_server, "error": "; ".join(problems)}
+            server = found[0]
         out: dict[str, Any] = {
             "server": server.name,
-            "workload": "W1",
+            "workload": plan.soak_workload,
             "latency_ms": plan.soak_latency,
             "rate_rps": plan.soak_rate,
             "duration_s": plan.soak_duration,
         }
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-            sandbox, urls = await self.start_sandbox(plan.soak_latency, http)
+            sandbox, urls = await self.start_sandbox(
+                plan.soak_latency, http, bench=plan.soak_workload == "W0"
+            )
             proc: Proc | None = None
             try:
                 proc, url = await self.start_server(server, urls, http, "soak")
-                spec = await build_spec("W1", server, url, http)
+                spec = await build_spec(
+                    plan.soak_workload, server, url, http, plan.variables.get(plan.soak_workload)
+                )
                 spec_path = self.workdir / "spec-soak.json"
                 spec_path.write_text(json.dumps(spec))
                 for _ in range(plan.warmup):
