@@ -118,3 +118,32 @@ async def run_node(script: str, *args: str, needs: str, limit_s: float = 120) ->
     out, err = await asyncio.wait_for(process.communicate(), timeout=limit_s)
     assert process.returncode == 0, err.decode()[-2000:]
     return out.decode()
+
+
+def signed_headers(
+    source: str,
+    body: bytes,
+    *,
+    delivery: str | None = None,
+    secret: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """The headers of a webhook of ``source`` ("fitnessforce" or "clubcollect") as the
+    platform signs it (the development secret unless another is given)."""
+    import time
+    import uuid
+
+    from clubgraph.connectors.clubcollect import credentials as clubcollect
+    from clubgraph.connectors.fitnessforce import credentials as fitnessforce
+    from clubgraph.signing import signature_header
+
+    prefix, default = {
+        "fitnessforce": ("X-UFP", fitnessforce.DEV_WEBHOOK_SECRET),
+        "clubcollect": ("X-ClubCollect", clubcollect.DEV_WEBHOOK_SECRET),
+    }[source]
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": "application/json",
+        f"{prefix}-Delivery": delivery or uuid.uuid4().hex,
+        f"{prefix}-Signature": signature_header(secret or default, stamp, body),
+    }

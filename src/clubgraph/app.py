@@ -31,6 +31,10 @@ from strawberry.types.unset import UNSET
 from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
 from .domain import Source
+from .events.broker import open_broker
+from .events.hub import EventHub
+from .events.journal import Journal
+from .events.poller import Pollers
 from .guard import Guard
 from .idempotency import IdempotencyStore
 from .identity import ANONYMOUS, Authenticator, Unauthenticated
@@ -61,6 +65,9 @@ class AppState:
     # The shared cache (None unless settings.cache_enabled) and the prefix of its keys.
     cache: Cache | None = None
     cache_namespace: str = NAMESPACE
+    # Announced changes: the webhook journal, the broker, subscribers (None until open).
+    events: EventHub | None = None
+    pollers: Pollers | None = None
 
 
 def _raw_number(value: object) -> object:
@@ -147,11 +154,14 @@ class GraphQLApp(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> Any:
         """A connection that came without an Authorization header is admitted by the
         token of its connection_init payload (``{"Authorization": "Bearer ..."}``), or
-        closed (4403) without one."""
-        if context.principal is not ANONYMOUS:
-            return UNSET
+        closed (4403) without one (sandbox mode: admitted as the demo user)."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
+        # A token in the upgrade request's header decides; without one, the payload's
+        # token does (in sandbox mode too, where no token at all means the demo user).
+        in_request = context.request is not None and context.request.headers.get("authorization")
+        if in_request or (context.principal is not ANONYMOUS and not isinstance(header, str)):
+            return UNSET
         try:
             principal = self.auth.authenticate(header if isinstance(header, str) else None)
         except Unauthenticated as exc:
@@ -185,6 +195,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             principal=principal,
             scope=principal.scope,
+            events=self.state.events,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -231,7 +242,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 await context.loaders.settle()
                 # A subscription (over server-sent events) goes on reading through them.
                 if not inspect.isasyncgen(result):
-                    context.loaders.close()
+                    context.loaders.forget()
 
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json; charset=utf-8"
@@ -298,9 +309,24 @@ async def _open(state: AppState) -> None:
         settings, sources, state.connectors, namespace=state.cache_namespace
     )
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
+    # Like the idempotency keys, the journal of the embedded sandbox's changes.
+    state.events = EventHub(
+        Journal(":memory:" if embedded else settings.state_db),
+        open_broker(settings.redis_url, state.cache_namespace),
+        state.cache,
+    )
+    await state.events.start()
+    state.pollers = Pollers(state.connectors, state.events, settings.poll_interval_s)
+    state.pollers.start()
 
 
 async def _close(state: AppState) -> None:
+    if state.pollers is not None:
+        await state.pollers.close()
+        state.pollers = None
+    if state.events is not None:
+        await state.events.close()
+        state.events = None
     await asyncio.gather(*(c.close() for c in state.connectors.values()))
     state.connectors.clear()
     if state.cache is not None:
@@ -379,7 +405,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(lambda: state.connectors, get_cache=lambda: state.cache),
+            *webhook_routes(lambda: state),
         ],
         lifespan=lifespan,
         # CORS, body size, batches, rate limits and security headers (guard.py).

@@ -185,8 +185,9 @@ class Loaders:
         self._invalidating.add(task)
         task.add_done_callback(self._invalidating.discard)
 
-    def close(self) -> None:
-        """Forget what this request loaded, once its answer is complete.
+    def forget(self) -> None:
+        """Forget what was loaded: once a request's answer is complete, or before a
+        subscription's next event is read.
 
         Each loader's batch function refers back to these loaders, so the loaders, their
         cached futures and every record those hold form one reference cycle: left to the

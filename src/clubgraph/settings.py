@@ -136,7 +136,7 @@ class Settings:
     # SQLite file of the ClubCollect invoice index; settings built in code (tests)
     # keep it in memory, ``from_env`` defaults to DEFAULT_CLUBCOLLECT_INDEX.
     clubcollect_index: str = ":memory:"
-    # The idempotency keys of mutations; a file survives restarts.
+    # The idempotency keys of mutations and the webhook journal; a file survives restarts.
     state_db: str = ":memory:"
     # --- calls to upstreams ---
     connect_timeout_s: float = 5.0
@@ -182,6 +182,18 @@ class Settings:
     rate_limit_per_minute: int = 0
     # A persisted query manifest: only its operations run (trusted documents).
     trusted_documents: str | None = None
+    # --- live billing: webhooks in, polling, subscriptions out ---
+    # Secrets that verify each pushing source's webhooks (several: rotation). None set
+    # for a source on development credentials: the sandbox's development secret.
+    fitnessforce_webhook_secrets: tuple[str, ...] = ()
+    clubcollect_webhook_secrets: tuple[str, ...] = ()
+    # How far a webhook's signed timestamp may be from the server's clock.
+    webhook_tolerance_s: float = 300.0
+    # Seconds between two polls of the sources without webhooks (TimeTap, Tight); 0: off
+    # (settings built in code, as tests do; ``from_env`` defaults to 30).
+    poll_interval_s: float = 0.0
+    # Where the sandbox (embedded) posts its webhooks: this server's own base URL.
+    webhook_base_url: str | None = None
 
     @property
     def embedded_sandbox(self) -> bool:
@@ -247,4 +259,9 @@ class Settings:
             cors_origins=_list(env, "CLUBGRAPH_CORS_ORIGINS"),
             rate_limit_per_minute=_int(env, "CLUBGRAPH_RATE_LIMIT_PER_MINUTE", 0),
             trusted_documents=env.get("CLUBGRAPH_TRUSTED_DOCUMENTS", "").strip() or None,
+            fitnessforce_webhook_secrets=_list(env, "CLUBGRAPH_FITNESSFORCE_WEBHOOK_SECRET"),
+            clubcollect_webhook_secrets=_list(env, "CLUBGRAPH_CLUBCOLLECT_WEBHOOK_SECRET"),
+            webhook_tolerance_s=_float(env, "CLUBGRAPH_WEBHOOK_TOLERANCE", 300.0, 1.0),
+            poll_interval_s=_float(env, "CLUBGRAPH_POLL_INTERVAL", 30.0),
+            webhook_base_url=env.get("CLUBGRAPH_WEBHOOK_BASE_URL", "").strip() or None,
         )

@@ -9,6 +9,7 @@ from typing import Any
 from ..cache import Cache
 from ..connectors.base import Connector
 from ..domain import Source
+from ..events.hub import EventHub
 from ..idempotency import IdempotencyStore
 from ..identity import DEMO_STAFF, Principal
 from ..loaders import Loaders
@@ -34,6 +35,8 @@ class Context:
     principal: Principal = DEMO_STAFF
     # A WebSocket connection's connection_init payload (graphql-transport-ws).
     connection_params: dict[str, Any] | None = None
+    # Announced changes, for subscriptions (None: the app is not running them).
+    events: EventHub | None = None
 
     def __post_init__(self) -> None:
         self.loaders.scope = self.scope

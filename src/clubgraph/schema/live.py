@@ -1,8 +1,9 @@
 """The subscription root: what a client can follow live over graphql-transport-ws or
 server-sent events.
 
-Billing events (invoices changed, payments received) arrive with webhooks and polling;
-what is here already is the sources' health, which operators' dashboards follow.
+Billing changes (invoices changed, payments received, memberships changed) arrive with
+webhooks and polling (``changes.py``); the sources' health is what operators'
+dashboards follow.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from typing import Annotated
 
 import strawberry
 
+from .changes import (
+    InvoiceChange,
+    InvoiceChangeFilter,
+    PaymentReceived,
+    SubscriptionChange,
+    invoice_changes,
+    payments,
+    subscription_changes,
+)
 from .node import Ctx
 from .sources import SourceInfo, sources
 
@@ -36,3 +46,39 @@ class SubscriptionRoot:
         while True:
             yield sources(info)
             await asyncio.sleep(interval)
+
+    @strawberry.subscription(
+        description=(
+            "Invoices as they change upstream (created, updated, paid, voided, deleted), "
+            "each read again after the change; only invoices the caller may see."
+        )
+    )
+    async def invoice_changed(
+        self,
+        info: Ctx,
+        filter: Annotated[
+            InvoiceChangeFilter | None, strawberry.argument(description="Narrow the changes.")
+        ] = None,
+    ) -> AsyncGenerator[InvoiceChange, None]:
+        async for change in invoice_changes(info, filter):
+            yield change
+
+    @strawberry.subscription(
+        description="A client's memberships and recurring plans as they change upstream."
+    )
+    async def subscription_changed(
+        self,
+        info: Ctx,
+        client_id: Annotated[strawberry.ID, strawberry.argument(description="A client's ID.")],
+    ) -> AsyncGenerator[SubscriptionChange, None]:
+        async for change in subscription_changes(info, client_id):
+            yield change
+
+    @strawberry.subscription(description="Payments a client makes, as the sources report them.")
+    async def payment_received(
+        self,
+        info: Ctx,
+        client_id: Annotated[strawberry.ID, strawberry.argument(description="A client's ID.")],
+    ) -> AsyncGenerator[PaymentReceived, None]:
+        async for payment in payments(info, client_id):
+            yield payment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -42,11 +43,12 @@ from ..base import (
     SubscriptionFilter,
     client_sort_value,
 )
+from ..drift import DRIFT
 from .api import ClubCollectAPI, new_http
 from .credentials import ClubCollectCredentials
 from .index import Company, InvoiceIndex
 from .mapping import invoice_key, map_invoice
-from .notifications import Notification
+from .notifications import InvoiceChange, Notification
 from .store import MEMORY, Counts, instant
 from .types import InvoiceJSON
 from .writes import ClubCollectWrites, LinesFixed
@@ -89,6 +91,8 @@ class ClubCollectConnector(Connector):
         policy: CallPolicy | None = None,
     ) -> None:
         self.http = new_http(base_url, credentials, policy)
+        # Notifications carry it in their body: how they tell they come from ClubCollect.
+        self.partner_key = credentials.api_key
         self.api = ClubCollectAPI(self.http)
         self.index = InvoiceIndex(
             self.api,
@@ -97,7 +101,7 @@ class ClubCollectConnector(Connector):
             company_ids=credentials.company_ids,
             page_size=page_size,
         )
-        self._notifications: set[asyncio.Task[None]] = set()
+        self._notifications: set[asyncio.Task[list[InvoiceChange]]] = set()
         self.writes = ClubCollectWrites(self.api, self.index)
 
     async def start(self) -> None:
@@ -251,8 +255,9 @@ class ClubCollectConnector(Connector):
 
     # --- notifications --------------------------------------------------------------
 
-    def notified(self, notification: Notification) -> asyncio.Task[None]:
-        """Bring the index up to date with a notification, in the background."""
+    def notified(self, notification: Notification) -> asyncio.Task[list[InvoiceChange]]:
+        """Bring the index up to date with a notification, in the background; the task's
+        result is what changed."""
         task = asyncio.get_running_loop().create_task(self.apply_notification(notification))
         self._notifications.add(task)
         task.add_done_callback(self._notification_done)
@@ -262,14 +267,15 @@ class ClubCollectConnector(Connector):
         """Wait for the notifications being applied now."""
         await asyncio.gather(*self._notifications, return_exceptions=True)
 
-    def _notification_done(self, task: asyncio.Task[None]) -> None:
+    def _notification_done(self, task: asyncio.Task[list[InvoiceChange]]) -> None:
         self._notifications.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # ClubCollect names these ids again only if we had refused it: log them.
             log.error("clubcollect notification failed", exc_info=task.exception())
 
-    async def apply_notification(self, notification: Notification) -> None:
-        """GET each named import and invoice and reflect it in the index."""
+    async def apply_notification(self, notification: Notification) -> list[InvoiceChange]:
+        """GET each named import and invoice and reflect it in the index; each invoice's
+        record before and after (None: not known before, or gone now)."""
         await self.index.ready()
         limit = asyncio.Semaphore(NOTIFICATION_CONCURRENCY)
         invoice_ids = dict.fromkeys(notification.invoice_ids)
@@ -278,7 +284,10 @@ class ClubCollectConnector(Connector):
         )
         for new_ids in imports:
             invoice_ids.update(dict.fromkeys(new_ids))
-        await asyncio.gather(*(_limited(limit, self._invoice_changed(i)) for i in invoice_ids))
+        changed = await asyncio.gather(
+            *(_limited(limit, self._invoice_changed(i)) for i in invoice_ids)
+        )
+        return [change for changes in changed for change in changes]
 
     async def _import_changed(self, import_id: str) -> list[str]:
         """Reflect an import; the ids of its invoices the index does not hold yet."""
@@ -299,18 +308,27 @@ class ClubCollectConnector(Connector):
         known = {k.id for k in indexed}
         return [i for i in imp["invoice_ids"] if i not in known]
 
-    async def _invoice_changed(self, invoice_id: str) -> None:
+    async def _invoice_changed(self, invoice_id: str) -> list[InvoiceChange]:
+        companies = await self.index.companies()
+        before: dict[str, InvoiceRecord] = {}
+        for company_id, stored in (await self.index.stored(invoice_id)).items():
+            if company_id in companies:
+                with contextlib.suppress(*DRIFT):  # what it was is unknown, not an error
+                    currency = companies[company_id].currency
+                    before[company_id] = map_invoice(stored, company_id, currency)
         try:
             raw = await self.api.invoice(invoice_id)
         except UpstreamNotFound:
-            for key in await self.index.keys_by_id([invoice_id]):
+            gone = await self.index.keys_by_id([invoice_id])
+            for key in gone:
                 self.index.remove(key)
-            return
+            return [InvoiceChange(key, before.get(key.tenant), None) for key in gone]
         company = await self._company_of(raw)
         if company is None:
             log.warning("clubcollect: notified invoice %s belongs to no known company", invoice_id)
-            return
-        self._store(raw, company)
+            return []
+        after = self._store(raw, company)
+        return [InvoiceChange(after.key, before.get(company.id), after)]
 
     async def _company_of(self, raw: InvoiceJSON) -> Company | None:
         """The company of an invoice: from the index, else from its import."""

@@ -32,3 +32,7 @@ class ClubCollectCredentials:
 
 # The partner key the sandbox accepts.
 DEV_CREDENTIALS = ClubCollectCredentials(api_key="cc_sandbox_partner_9f3b7c2e41d8")
+
+# The secret the sandbox signs its notifications with, and the receiver verifies them
+# with when no CLUBGRAPH_CLUBCOLLECT_WEBHOOK_SECRET is set (development only).
+DEV_WEBHOOK_SECRET = "cc-sandbox-webhook-secret-5e83a1c09f4d27b6"

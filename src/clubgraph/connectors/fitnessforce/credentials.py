@@ -33,3 +33,7 @@ class FitnessForceCredentials:
 
 # The API user the sandbox server accepts.
 DEV_CREDENTIALS = FitnessForceCredentials(username="sandbox", password="sandbox-secret")
+
+# The secret the sandbox signs its webhooks with, and the receiver verifies them with
+# when no CLUBGRAPH_FITNESSFORCE_WEBHOOK_SECRET is set (development only).
+DEV_WEBHOOK_SECRET = "ufp-sandbox-webhook-secret-0b9e4d2a7c61f385"

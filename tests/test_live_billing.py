@@ -1,0 +1,328 @@
+"""Live billing: signed webhooks become GraphQL subscription events, followed here with
+the npm graphql-ws client (tests/node/live.mjs) over a real WebSocket.
+
+The test plays FitnessForce and ClubCollect: it signs webhook bodies with the
+development secrets, as the sandbox does, and posts them to the live server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from clubgraph import ids
+from clubgraph.app import create_app
+from clubgraph.events.hub import EventHub
+from clubgraph.identity import Role, mint
+from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
+from clubgraph.settings import Settings
+from support import NODE_DIR, GraphServer, serve, signed_headers
+
+SECRET = "a-live-billing-test-secret-of-32-bytes!!"
+INVOICES = """{ invoices(first: 40, source: [FITNESSFORCE], tenant: "101") {
+  nodes { id sourceId tenantId status client { id sourceId } } } }"""
+CHANGES = """subscription ($filter: InvoiceChangeFilter) {
+  invoiceChanged(filter: $filter) {
+    eventId change rawType source invoiceId invoice { id status }
+  }
+}"""
+PAYMENTS = """subscription ($c: ID!) {
+  paymentReceived(clientId: $c) { eventId amount { amount currency } invoice { id } clientId }
+}"""
+
+
+@pytest.fixture(scope="module")
+async def live() -> AsyncIterator[tuple[GraphServer, Any]]:
+    # A sandbox of its own: these tests change its state.
+    sandbox: RunningSandbox = await start_sandbox(port_base=None)
+    settings = Settings(sources=sandbox.source_settings(), mode="sandbox", jwt_secret=SECRET)
+    app = create_app(settings)
+    server, task, url = await serve(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield GraphServer(url, sandbox, http), app
+    finally:
+        server.should_exit = True
+        await task
+        await sandbox.stop()
+
+
+def hub_of(app: Any) -> EventHub:
+    hub = app.state.clubgraph.events
+    assert isinstance(hub, EventHub)
+    return hub
+
+
+class Follower:
+    """A graphql-ws client following one subscription, in a node process of its own."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.summary: dict[str, Any] | None = None
+        self.connected = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            message = json.loads(line)
+            if message.get("connected"):
+                self.connected.set()
+            elif "event" in message:
+                await self.events.put(message["event"])
+            else:
+                self.summary = message
+
+    async def next(self, limit_s: float = 10) -> dict[str, Any]:
+        return await asyncio.wait_for(self.events.get(), limit_s)
+
+    async def finish(self, limit_s: float = 20) -> dict[str, Any]:
+        await asyncio.wait_for(self.process.wait(), limit_s)
+        await self._reader
+        assert self.summary is not None
+        return self.summary
+
+
+@contextlib.asynccontextmanager
+async def follow(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    wanted: int = 100,
+    timeout_ms: int = 30_000,
+    subscribed: Any = None,
+) -> AsyncIterator[Follower]:
+    """Follow a subscription until the block ends; ``subscribed()`` is awaited until it
+    is true, so that the server has opened the subscription before the block acts."""
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules" / "graphql-ws").is_dir():
+        import os
+
+        message = "live.mjs cannot run: run `npm ci` in tests/node"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(NODE_DIR / "live.mjs"),
+        url.replace("http://", "ws://") + "/graphql",
+        token or "-",
+        str(wanted),
+        str(timeout_ms),
+        query,
+        json.dumps(variables or {}),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    follower = Follower(process)
+    try:
+        await asyncio.wait_for(follower.connected.wait(), 15)
+        if subscribed is not None:
+            deadline = time.monotonic() + 10
+            while not await subscribed():
+                assert time.monotonic() < deadline, "the subscription never opened"
+                await asyncio.sleep(0.02)
+        yield follower
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+        with contextlib.suppress(Exception):
+            await follower._reader
+
+
+def opened(app: Any, count: int) -> Any:
+    async def check() -> bool:
+        return hub_of(app).broker.subscribers >= count
+
+    return check
+
+
+def ufp_body(
+    event_type: str, tenant: str, client: str, data: dict[str, Any] | None = None
+) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": uuid.uuid4().hex,
+            "event_type": event_type,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "tenant_id": int(tenant),
+            "data": {"client_id": int(client), **(data or {})},
+        }
+    )
+
+
+async def post(
+    graph: GraphServer, source: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    async with graph.http.post(f"{graph.url}/webhooks/{source}", data=body, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def invoices(graph: GraphServer) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = (await graph.data(INVOICES))["invoices"]["nodes"]
+    return [n for n in nodes if n["client"] is not None]
+
+
+def invoice_event(invoice: dict[str, Any], event_type: str = "invoice.updated") -> bytes:
+    client_id, invoice_id = invoice["sourceId"].split("/")
+    return ufp_body(event_type, invoice["tenantId"], client_id, {"invoice_id": int(invoice_id)})
+
+
+async def test_a_signed_webhook_reaches_a_subscriber_with_the_invoice_read_again(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    invoice = (await invoices(graph))[0]
+    async with follow(graph.url, CHANGES, subscribed=opened(app, 1)) as follower:
+        body = invoice_event(invoice)
+        status, answer = await post(
+            graph, "fitnessforce", body, signed_headers("fitnessforce", body)
+        )
+        assert (status, answer["status"], answer["events"]) == (200, "recorded", 1)
+        event = await follower.next()
+    change = event["data"]["invoiceChanged"]
+    assert change["change"] == "UPDATED"
+    assert change["rawType"] == "invoice.updated"
+    assert change["source"] == "FITNESSFORCE"
+    assert change["invoiceId"] == invoice["id"]
+    assert change["invoice"] == {"id": invoice["id"], "status": invoice["status"]}
+
+
+async def test_bad_signatures_and_bodies_are_refused_and_record_nothing(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    journal = hub_of(app).journal
+    before = await journal.deliveries("fitnessforce")
+    invoice = (await invoices(graph))[0]
+    body = invoice_event(invoice)
+    stale = int(time.time()) - 3600
+    cases = [
+        ({"Content-Type": "application/json"}, body, 401, "not signed"),
+        (signed_headers("fitnessforce", body, secret="not-the-secret"), body, 401, "match"),
+        (signed_headers("fitnessforce", body), body + b" ", 401, "match"),
+        (signed_headers("fitnessforce", body, timestamp=stale), body, 401, "window"),
+        ({**signed_headers("fitnessforce", body), "X-UFP-Delivery": "bad id!"}, body, 400, ""),
+        (signed_headers("fitnessforce", b"{nope"), b"{nope", 400, "JSON"),
+        (signed_headers("fitnessforce", b"[]"), b"[]", 400, "object"),
+    ]
+    bad = orjson.dumps({**orjson.loads(body), "occurred_at": "yesterday"})
+    cases.append((signed_headers("fitnessforce", bad), bad, 400, "occurred_at"))
+    async with follow(graph.url, CHANGES, subscribed=opened(app, 1)) as follower:
+        for headers, sent, status, why in cases:
+            got, answer = await post(graph, "fitnessforce", sent, headers)
+            assert got == status, (why, answer)
+            assert why in answer["error"]["message"]
+            assert "secret" not in json.dumps(answer).lower()
+        # Nothing was recorded, nothing announced: the next event is the good one.
+        good = invoice_event(invoice, "invoice.voided")
+        await post(graph, "fitnessforce", good, signed_headers("fitnessforce", good))
+        first = await follower.next()
+    assert first["data"]["invoiceChanged"]["rawType"] == "invoice.voided"
+    assert await journal.deliveries("fitnessforce") == before + 1
+
+
+async def test_a_redelivered_webhook_is_recorded_once_and_announced_once(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    invoice = (await invoices(graph))[1]
+    body = invoice_event(invoice)
+    headers = signed_headers("fitnessforce", body)
+    async with follow(graph.url, CHANGES, subscribed=opened(app, 1)) as follower:
+        first = await post(graph, "fitnessforce", body, headers)
+        # The platform did not hear the 200 in time and sends it again, re-signed.
+        again_headers = {
+            **signed_headers("fitnessforce", body),
+            "X-UFP-Delivery": headers["X-UFP-Delivery"],
+        }
+        second = await post(graph, "fitnessforce", body, again_headers)
+        sentinel = invoice_event(invoice, "invoice.created")
+        await post(graph, "fitnessforce", sentinel, signed_headers("fitnessforce", sentinel))
+        got = [await follower.next(), await follower.next()]
+    assert first[1]["status"] == "recorded"
+    assert second == (200, {"status": "duplicate", "delivery_id": headers["X-UFP-Delivery"]})
+    assert [e["data"]["invoiceChanged"]["rawType"] for e in got] == [
+        "invoice.updated",
+        "invoice.created",
+    ]
+
+
+async def test_events_for_one_invoice_arrive_in_order(live: tuple[GraphServer, Any]) -> None:
+    graph, app = live
+    invoice = (await invoices(graph))[2]
+    sent: list[str] = []
+    async with follow(graph.url, CHANGES, subscribed=opened(app, 1)) as follower:
+        for _ in range(15):
+            body = invoice_event(invoice)
+            headers = signed_headers("fitnessforce", body)
+            sent.append(f"fitnessforce:{headers['X-UFP-Delivery']}")
+            await post(graph, "fitnessforce", body, headers)
+        got = [await follower.next() for _ in sent]
+    assert [e["data"]["invoiceChanged"]["eventId"] for e in got] == sent
+
+
+async def test_a_member_receives_only_its_own_changes(live: tuple[GraphServer, Any]) -> None:
+    graph, app = live
+    rows = await invoices(graph)
+    mine = rows[0]
+    theirs = next(r for r in rows if r["client"]["id"] != mine["client"]["id"])
+    token = mint(SECRET, role=Role.MEMBER, subject="member-1", clients=[mine["client"]["id"]])
+    async with (
+        follow(graph.url, CHANGES, token=token, subscribed=opened(app, 1)) as member,
+        follow(graph.url, PAYMENTS, {"c": theirs["client"]["id"]}, token=token) as peeking,
+    ):
+        for invoice in (theirs, mine):
+            body = invoice_event(invoice)
+            await post(graph, "fitnessforce", body, signed_headers("fitnessforce", body))
+        event = await member.next()
+        assert member.events.empty()
+        refusal = await peeking.next()
+        summary = await peeking.finish()
+    assert event["data"]["invoiceChanged"]["invoiceId"] == mine["id"]
+    # Another client's payments: refused at subscribe, as a client that does not exist,
+    # and the subscription ends.
+    assert refusal["data"] is None
+    assert [e["extensions"]["code"] for e in refusal["errors"]] == ["NOT_FOUND"]
+    assert summary["count"] == 1
+
+
+async def test_a_payment_reaches_the_client_s_payment_subscribers(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    invoice = (await invoices(graph))[3]
+    client_id, invoice_id = invoice["sourceId"].split("/")
+    variables = {"c": invoice["client"]["id"]}
+    async with follow(graph.url, PAYMENTS, variables, subscribed=opened(app, 1)) as follower:
+        body = ufp_body(
+            "payment.received",
+            invoice["tenantId"],
+            client_id,
+            {
+                "invoice_id": int(invoice_id),
+                "payment_id": 1,
+                "amount": 12.5,
+                "currency_code": "GBP",
+            },
+        )
+        await post(graph, "fitnessforce", body, signed_headers("fitnessforce", body))
+        event = (await follower.next())["data"]["paymentReceived"]
+    assert event["amount"] == {"amount": "12.50", "currency": "GBP"}
+    assert event["invoice"] == {"id": invoice["id"]}
+    assert event["clientId"] == invoice["client"]["id"]
+    assert ids.decode(event["clientId"]).id == client_id
