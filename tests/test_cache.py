@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import orjson
 import pytest
 
 import services
@@ -50,7 +51,7 @@ from clubgraph.domain import (
 )
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 from clubgraph.settings import DEFAULT_CACHE_TTLS, Settings
-from support import GraphServer, serve
+from support import GraphServer, serve, signed_headers
 from test_mutations import W4, _create_input
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -511,8 +512,14 @@ async def test_a_clubcollect_notification_invalidates_the_invoice() -> None:
             assert (email(stale), count) == (email(first), 0)
             assert email(first) != new
 
-            body = {"api_key": "k", "invoice_ids": [upstream_id], "import_ids": []}
-            async with graph.http.post(graph.url + "/webhooks/clubcollect", json=body) as resp:
+            body = orjson.dumps(
+                {"api_key": CLUBCOLLECT_CREDENTIALS.api_key, "invoice_ids": [upstream_id]}
+            )
+            async with graph.http.post(
+                graph.url + "/webhooks/clubcollect",
+                data=body,
+                headers=signed_headers("clubcollect", body),
+            ) as resp:
                 assert resp.status == 200
             fresh, count = await _counted(graph, INVOICE, {"id": invoice_id})
             assert email(fresh) == new
@@ -614,7 +621,9 @@ async def test_an_unreachable_redis_means_no_caching_and_no_errors(
             assert state.cache is not None
             assert isinstance(state.cache.backend, RedisBackend)
             assert not state.cache.backend.available
-    unavailable = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    unavailable = [
+        r for r in caplog.records if r.name == "clubgraph.cache" and "unavailable" in r.getMessage()
+    ]
     assert len(unavailable) == 1
 
 

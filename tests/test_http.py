@@ -27,5 +27,5 @@ def test_fractions_are_decimals_as_sent_and_integers_stay_integers() -> None:
 
 @pytest.mark.parametrize("body", [b"NaN", b'{"a": Infinity}', b'{"a": 1,}', b"\xff", b"[1] x", b""])
 def test_what_is_not_json_is_a_value_error(body: bytes) -> None:
-    with pytest.raises(ValueError, match="malformed|truncated|invalid"):
+    with pytest.raises(ValueError, match=r"malformed|truncated|invalid"):
         loads_exact(body)

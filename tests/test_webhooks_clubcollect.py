@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest_asyncio
 
 from clubgraph.app import create_app
@@ -13,7 +14,7 @@ from clubgraph.connectors.clubcollect import DEV_CREDENTIALS, ClubCollectConnect
 from clubgraph.domain import Source
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 from clubgraph.settings import Settings, SourceSettings
-from support import GraphServer, serve
+from support import GraphServer, serve, signed_headers
 
 CO = "cmp_utrecht_rc"
 AUTH = {"Authorization": f"ApiKey {DEV_CREDENTIALS.api_key}"}
@@ -79,11 +80,14 @@ async def settled(graph: GraphServer) -> list[str]:
     return await numbers(graph)
 
 
-async def post(graph: GraphServer, body: bytes) -> tuple[int, Any]:
+async def post(
+    graph: GraphServer, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """POST a notification, signed as ClubCollect signs it unless ``headers`` say else."""
     async with graph.http.post(
         graph.url + "/webhooks/clubcollect",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers=headers if headers is not None else signed_headers("clubcollect", body),
     ) as resp:
         return resp.status, await resp.json()
 
@@ -121,8 +125,14 @@ async def test_a_notified_invoice_appears_and_a_deleted_one_leaves(graph: GraphS
 
 async def test_unknown_ids_are_accepted_and_change_nothing(graph: GraphServer) -> None:
     before = await connector(graph).index.counts()
-    status, body = await post(graph, b'{"api_key": "k", "invoice_ids": ["nope"], "import_ids": []}')
-    assert (status, body) == (200, {"status": "accepted", "invoice_ids": 1, "import_ids": 0})
+    notification = {"api_key": DEV_CREDENTIALS.api_key, "invoice_ids": ["nope"], "import_ids": []}
+    status, body = await post(graph, orjson.dumps(notification))
+    assert status == 200
+    assert {k: body[k] for k in ("status", "invoice_ids", "import_ids")} == {
+        "status": "accepted",
+        "invoice_ids": 1,
+        "import_ids": 0,
+    }
     await connector(graph).notifications_settled()
     assert await connector(graph).index.counts() == before
 
@@ -142,5 +152,21 @@ async def test_malformed_bodies_are_refused_and_change_nothing(graph: GraphServe
         assert status == 400, body
         assert answer["error"]["code"] == code
         assert answer["error"]["message"]
+    assert await graph.upstream_requests() == []
+    assert await connector(graph).index.counts() == before
+
+
+async def test_unsigned_forged_and_foreign_notifications_are_refused(graph: GraphServer) -> None:
+    before = await connector(graph).index.counts()
+    await graph.clear_upstream_requests()
+    body = orjson.dumps({"api_key": DEV_CREDENTIALS.api_key, "invoice_ids": ["x"]})
+    foreign = orjson.dumps({"api_key": "someone-else", "invoice_ids": ["x"]})
+    for headers, sent, status, code in [
+        ({"Content-Type": "application/json"}, body, 401, "invalid_signature"),
+        (signed_headers("clubcollect", body, secret="guessed"), body, 401, "invalid_signature"),
+        (signed_headers("clubcollect", foreign), foreign, 401, "unverified_notification"),
+    ]:
+        got, answer = await post(graph, sent, headers)
+        assert (got, answer["error"]["code"]) == (status, code)
     assert await graph.upstream_requests() == []
     assert await connector(graph).index.counts() == before
