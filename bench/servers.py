@@ -81,6 +81,8 @@ def clubgraph_server(workers: int = 1) -> ServerDef:
             # Nothing of a run outlives it.
             "CLUBGRAPH_CLUBCOLLECT_INDEX": ":memory:",
             "CLUBGRAPH_STATE_DB": ":memory:",
+            # No polling for changes: a workload's upstream requests are all it makes.
+            "CLUBGRAPH_POLL_INTERVAL": "0",
         },
     )
 
