@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
+import services
 from clubgraph import ids
 from clubgraph.app import create_app
 from clubgraph.events.hub import EventHub
@@ -110,8 +114,6 @@ async def follow(
     is true, so that the server has opened the subscription before the block acts."""
     node = shutil.which("node")
     if node is None or not (NODE_DIR / "node_modules" / "graphql-ws").is_dir():
-        import os
-
         message = "live.mjs cannot run: run `npm ci` in tests/node"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
@@ -326,3 +328,83 @@ async def test_a_payment_reaches_the_client_s_payment_subscribers(
     assert event["invoice"] == {"id": invoice["id"]}
     assert event["clientId"] == invoice["client"]["id"]
     assert ids.decode(event["clientId"]).id == client_id
+
+
+# --- several replicas -----------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def replica(env: dict[str, str]) -> AsyncIterator[str]:
+    """A ``clubgraph serve`` process of its own on a free port; its base URL."""
+    port = services.free_port()
+    script = Path(sys.executable).parent / "clubgraph"
+    process = await asyncio.create_subprocess_exec(
+        str(script),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.returncode is None, "the replica exited"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(url + "/readyz") as resp:
+                        if resp.status == 200 and (await resp.json())["events"]["connected"]:
+                            break
+                assert time.monotonic() < deadline, "the replica never became ready"
+                await asyncio.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_a_webhook_to_one_replica_reaches_a_subscriber_of_another(
+    live: tuple[GraphServer, Any], tmp_path: Any
+) -> None:
+    graph, _ = live
+    sandbox = graph.sandbox
+    common = {
+        **{f"CLUBGRAPH_{s.upper()}_URL": u for s, u in sandbox.urls.items()},
+        "CLUBGRAPH_MODE": "sandbox",
+        "CLUBGRAPH_REDIS_URL": services.redis_url(),
+        "CLUBGRAPH_POLL_INTERVAL": "0",
+    }
+
+    def own(name: str) -> dict[str, str]:
+        return {
+            **common,
+            "CLUBGRAPH_STATE_DB": str(tmp_path / f"{name}-state.sqlite3"),
+            "CLUBGRAPH_CLUBCOLLECT_INDEX": str(tmp_path / f"{name}-index.sqlite3"),
+        }
+
+    invoice = (await invoices(graph))[4]
+    async with replica(own("a")) as one, replica(own("b")) as two:
+
+        async def subscribed_on_two() -> bool:
+            async with graph.http.get(two + "/readyz") as resp:
+                subscribers: int = (await resp.json())["events"]["subscribers"]
+                return subscribers >= 1
+
+        variables = {"filter": {"clientId": invoice["client"]["id"]}}
+        async with follow(two, CHANGES, variables, subscribed=subscribed_on_two) as follower:
+            body = invoice_event(invoice)
+            headers = signed_headers("fitnessforce", body)
+            async with graph.http.post(
+                one + "/webhooks/fitnessforce", data=body, headers=headers
+            ) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["status"] == "recorded"
+            event = (await follower.next(15))["data"]["invoiceChanged"]
+    assert event["eventId"] == f"fitnessforce:{headers['X-UFP-Delivery']}"
+    assert event["invoice"] == {"id": invoice["id"], "status": invoice["status"]}

@@ -354,8 +354,21 @@ def _readiness(state: AppState) -> Response:
             "recentErrorRate": round(breaker.recent_error_rate, 4),
         }
     unavailable = sorted(name for name, info in sources.items() if not info["healthy"])
-    body = {"status": "unavailable" if unavailable else "ready", "unavailable": unavailable}
-    return JSONResponse({**body, "sources": sources}, status_code=503 if unavailable else 200)
+    body: dict[str, object] = {
+        "status": "unavailable" if unavailable else "ready",
+        "unavailable": unavailable,
+        "sources": sources,
+    }
+    if state.events is not None:
+        # Events reach other replicas' subscribers only while the broker is connected;
+        # without it this replica still answers (its own subscribers get its events).
+        broker = state.events.broker
+        body["events"] = {
+            "broker": broker.kind,
+            "connected": broker.available,
+            "subscribers": broker.subscribers,
+        }
+    return JSONResponse(body, status_code=503 if unavailable else 200)
 
 
 def _subject_of(auth: Authenticator) -> Callable[[str], str | None]:
