@@ -32,6 +32,11 @@ def _serve(args: argparse.Namespace) -> int:
         settings = replace(settings, require_auth=True)
         # Workers build their settings from the environment.
         os.environ["CLUBGRAPH_REQUIRE_AUTH"] = "1"
+    if settings.embedded_sandbox and settings.webhook_base_url is None:
+        # The embedded sandbox sends its webhooks to this server.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        host = f"[{host}]" if ":" in host else host
+        settings = replace(settings, webhook_base_url=f"http://{host}:{args.port}")
     if settings.embedded_sandbox:
         print(
             "clubgraph: no CLUBGRAPH_*_URL set; starting the embedded sandbox of all four "
@@ -121,6 +126,7 @@ async def _run_sandbox(args: argparse.Namespace) -> None:
         seed=args.seed,
         bench=args.bench,
         cache_responses=args.cache_responses,
+        webhook_base=args.webhook_url,
     )
     for source, url in running.urls.items():
         print(f"{source:13} {url}", flush=True)
@@ -128,6 +134,16 @@ async def _run_sandbox(args: argparse.Namespace) -> None:
         await asyncio.Event().wait()
     finally:
         await running.stop()
+
+
+def _webhook_base(value: str) -> str:
+    from .sandbox.webhooks import BadConfig, check_url
+
+    try:
+        check_url(value)
+    except BadConfig as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -233,6 +249,14 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-responses",
         action="store_true",
         help="serve repeated reads from memory until the next write (benchmarks)",
+    )
+    sandbox.add_argument(
+        "--webhook-url",
+        metavar="BASE",
+        type=_webhook_base,
+        default=None,
+        help="clubgraph's base URL: FitnessForce and ClubCollect post their webhooks to "
+        "BASE/webhooks/<source>, signed with the development secrets",
     )
     sandbox.set_defaults(func=_sandbox)
 

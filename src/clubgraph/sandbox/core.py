@@ -7,7 +7,9 @@ tests can prove what a client does when an upstream fails: an error status (with
 ``Retry-After``), latency, a request that never gets an answer, a connection reset,
 a truncated or malformed body, and drifted JSON (a field missing, of the wrong type,
 or with an enum value never seen), on every matching request or at a seeded rate.
-``faults.py`` describes the JSON a fault is given as.
+``faults.py`` describes the JSON a fault is given as. ``/__sandbox/simulate/*``
+endpoints change state as something happening at a club would (a member paying), so
+they count as writes: the response cache is forgotten after each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ RECORDER: web.AppKey[RequestLog] = web.AppKey("recorder")
 
 # How long a hung request waits when nothing lets it go: far past any client timeout.
 HANG_S = 3600.0
+# Sandbox controls under this prefix change the state the API serves.
+SIMULATE_PREFIX = "/__sandbox/simulate/"
 
 
 @dataclass(slots=True)
@@ -119,7 +123,13 @@ def _drop_connection(request: web.Request) -> web.Response:
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     log = request.app[RECORDER]
     if request.path.startswith("/__sandbox/"):
-        return await handler(request)
+        try:
+            return await handler(request)
+        finally:
+            # After the handler, when the state has changed: a read served meanwhile
+            # must not stay cached.
+            if log.cache is not None and request.path.startswith(SIMULATE_PREFIX):
+                log.cache.clear()
     started = time.perf_counter()
     arrived = time.time()
     if log.latency_ms:

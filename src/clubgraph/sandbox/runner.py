@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..domain import Source
+from . import webhooks
 from .core import RECORDER
 
 if TYPE_CHECKING:
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
 SOURCES = ("fitnessforce", "timetap", "clubcollect", "tight")
 # The port offset of each source from --port-base.
 OFFSETS = {"fitnessforce": 1, "timetap": 2, "clubcollect": 3, "tight": 4}
+# The sources that announce their changes (TimeTap and Tight are polled).
+WEBHOOK_SOURCES = ("fitnessforce", "clubcollect")
+
+
+def webhook_url(base: str, source: str) -> str:
+    """Where ``source`` posts its webhooks under clubgraph's base URL ``base``."""
+    return f"{base.rstrip('/')}/webhooks/{source}"
 
 
 def create_app(
@@ -70,8 +78,16 @@ async def start_sandbox(
     sources: Iterable[str] = SOURCES,
     bench: bool = False,
     cache_responses: bool = False,
+    webhook_base: str | None = None,
 ) -> RunningSandbox:
-    """Start servers; ``port_base=None`` picks free ports (for tests)."""
+    """Start servers; ``port_base=None`` picks free ports (for tests).
+
+    ``webhook_base``: clubgraph's base URL; FitnessForce then posts its webhooks to
+    ``<base>/webhooks/fitnessforce`` and ClubCollect to ``<base>/webhooks/clubcollect``,
+    signed with the development secrets.
+    """
+    if webhook_base is not None:
+        webhooks.check_url(webhook_base)  # before any server starts
     running = RunningSandbox()
     try:
         for source in sources:
@@ -82,6 +98,8 @@ async def start_sandbox(
                 bench=bench,
                 cache_responses=cache_responses,
             )
+            if webhook_base is not None and source in WEBHOOK_SOURCES:
+                webhooks.configure(app, webhook_url(webhook_base, source))
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             port = 0 if port_base is None else port_base + OFFSETS[source]

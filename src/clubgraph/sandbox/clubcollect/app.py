@@ -14,8 +14,9 @@ Documented (ClubCollect API v2 documentation):
   error codes; lines never change after creation; DELETE only before transmission.
 - Error bodies ``{"error": "<code>"}`` (``{"errors": ...}`` on some GETs).
 - Notifications to the partner: ``{"api_key", "invoice_ids", "import_ids"}`` POSTed in
-  rounds, ids named again until answered 200 (``notifications``; the sandbox runs a
-  round on ``POST /__sandbox/notifications/deliver``).
+  rounds, ids named again until answered 200, and optionally in real time for one
+  invoice (``notifications``; the sandbox runs a round on
+  ``POST /__sandbox/notifications/deliver``).
 
 Inferred (marked ``# inferred:`` below):
 - ``GET /api/v2/companies`` (companies the partner key reaches, paged like imports).
@@ -25,6 +26,13 @@ Inferred (marked ``# inferred:`` below):
   ``created_at``, ``transmitted_at``, ``due_date``; ``company_id`` on an import.
 - Codes ``invalid_invoice_lines``, ``invoice_lines_not_updatable``,
   ``invoice_already_transmitted``.
+- The notifications' ``X-ClubCollect-Delivery`` and ``X-ClubCollect-Signature`` headers.
+
+Sandbox only: ``GET /__sandbox/notifications`` (what the next round names) and
+``POST /__sandbox/notifications/deliver``; webhooks (``POST /__sandbox/webhooks`` to
+send every invoice change in real time, ``GET`` to see the deliveries, ``DELETE`` to
+stop, ``POST /__sandbox/webhooks/redeliver`` to send one again); ``POST
+/__sandbox/simulate/payment`` (``payments.py``): a member pays an invoice.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from aiohttp import web
 
 from ...connectors.clubcollect.credentials import DEV_CREDENTIALS
 from .. import core
-from . import imports, invoices, notifications
+from . import imports, invoices, notifications, payments
 from .data import build_state
 from .openapi import install_openapi
 from .protocol import API_KEYS, PARTNER_KEY, STATE, auth
@@ -73,5 +81,7 @@ def create_app(
     r.add_post(f"{P}/invoices/{{id}}/credit:and:retract", invoices.credit_and_retract)
     r.add_get("/__sandbox/notifications", notifications.show_pending)
     r.add_post("/__sandbox/notifications/deliver", notifications.deliver)
+    payments.add_routes(app)
+    notifications.install(app)
     install_openapi(app)
     return app

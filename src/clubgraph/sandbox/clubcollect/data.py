@@ -7,7 +7,7 @@ writes change what later reads show.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,11 +74,34 @@ class State:
     # Ids changed since the partner was last notified (insertion-ordered sets).
     changed_invoices: dict[str, None] = field(default_factory=dict)
     changed_imports: dict[str, None] = field(default_factory=dict)
+    # How many times each id has changed: a notification answered 200 forgets an id
+    # only if it has not changed again since the notification was made.
+    versions: dict[str, int] = field(default_factory=dict)
+    # Told of the invoice ids of every change (the real-time notifications).
+    on_invoices_changed: Callable[[list[str]], None] | None = None
 
     def changed(self, invoice_ids: Iterable[str] = (), import_ids: Iterable[str] = ()) -> None:
         """Note ids that the next notification round names."""
-        self.changed_invoices.update(dict.fromkeys(invoice_ids))
-        self.changed_imports.update(dict.fromkeys(import_ids))
+        invoices = list(invoice_ids)
+        imports = list(import_ids)
+        self.changed_invoices.update(dict.fromkeys(invoices))
+        self.changed_imports.update(dict.fromkeys(imports))
+        for ident in (*invoices, *imports):
+            self.versions[ident] = self.versions.get(ident, 0) + 1
+        if invoices and self.on_invoices_changed is not None:
+            self.on_invoices_changed(invoices)
+
+    def notified(
+        self, invoice_ids: Iterable[str], import_ids: Iterable[str], seen: dict[str, int]
+    ) -> None:
+        """Forget ids a notification named and the partner confirmed, unless they have
+        changed since (``seen``: their versions when it was made)."""
+        for ident in invoice_ids:
+            if self.versions.get(ident, 0) == seen.get(ident, 0):
+                self.changed_invoices.pop(ident, None)
+        for ident in import_ids:
+            if self.versions.get(ident, 0) == seen.get(ident, 0):
+                self.changed_imports.pop(ident, None)
 
     def company_imports(self, company_id: str) -> list[dict[str, Any]]:
         """A company's imports, oldest first."""

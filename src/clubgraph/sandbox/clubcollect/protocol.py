@@ -30,14 +30,14 @@ class Refused(Exception):
 @web.middleware
 async def auth(request: web.Request, handler: core.Handler) -> web.StreamResponse:
     """Refuse /api/ requests without an accepted partner key; render refusals."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
-    header = request.headers.get("Authorization", "")
-    key = header[len("ApiKey ") :].strip() if header.startswith("ApiKey ") else ""
-    # The query parameter is deprecated but still honoured.
-    key = key or request.query.get("api_key", "")
-    if key not in request.app[API_KEYS]:
-        return json_response({"error": "unauthorized"}, 401)  # inferred: body
+    if request.path.startswith("/api/"):
+        header = request.headers.get("Authorization", "")
+        key = header[len("ApiKey ") :].strip() if header.startswith("ApiKey ") else ""
+        # The query parameter is deprecated but still honoured.
+        key = key or request.query.get("api_key", "")
+        if key not in request.app[API_KEYS]:
+            return json_response({"error": "unauthorized"}, 401)  # inferred: body
+    # Sandbox controls refuse in the same shape (they need no key).
     try:
         return await handler(request)
     except Refused as exc:

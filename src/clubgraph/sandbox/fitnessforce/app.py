@@ -35,6 +35,11 @@ Inferred (the index names them, the seed leaves their shape open):
   amounts JSON decimal numbers in major units with ``currency_code``.
 
 Sandbox only: ``POST /__sandbox/tokens/expire`` ages every access token past expiry.
+Webhooks (``events.py``; inferred, the index only names them): once configured with
+``POST /__sandbox/webhooks`` (``GET`` shows the deliveries, ``DELETE`` stops them,
+``POST /__sandbox/webhooks/redeliver`` sends one again), every write announces its
+change, signed. ``POST /__sandbox/simulate/payment`` (``payments.py``): a member pays
+an invoice at the front desk.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core import json_response, new_app
-from . import clients, invoices, memberships
+from . import clients, events, invoices, memberships, payments
 from .auth import TOKENS, TokenStore, bearer, expire_tokens, generate_token, refresh_token
 from .bench import add_bench_tenant
 from .data import build_state
@@ -90,5 +95,7 @@ def create_app(
     clients.add_routes(app)
     invoices.add_routes(app)
     memberships.add_routes(app)
+    payments.add_routes(app)
+    events.install(app)
     install_openapi(app)
     return app

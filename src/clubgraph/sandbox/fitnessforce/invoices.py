@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from ..core import json_response
+from . import events
 from .responses import (
     STATE,
     UfpError,
@@ -131,6 +132,7 @@ async def void_invoice(request: web.Request) -> web.Response:
             409, "InvoiceHasPayments", "refund the payments before voiding", "invoice_id"
         )
     inv.update(status="Void", balance_amount=0.0, void_reason=reason)
+    events.invoice_changed(request.app, "invoice.voided", inv)
     return json_response(inv)
 
 
@@ -145,7 +147,8 @@ def _channels(body: Any) -> list[str]:
     return body or ["None"]
 
 
-def _deliver(state: FitnessForceState, inv: JSON, channels: list[str], kind: str) -> web.Response:
+def _deliver(app: web.Application, inv: JSON, channels: list[str], kind: str) -> web.Response:
+    state = app[STATE]
     client = state.clients[inv["client_id"]]
     results: list[JSON] = []
     now = stamp(datetime.now(UTC), state.tenants[inv["tenant_id"]]["time_zone"])
@@ -173,6 +176,9 @@ def _deliver(state: FitnessForceState, inv: JSON, channels: list[str], kind: str
                 "error": error,
             }
         )
+    if any(r["success"] for r in results):
+        # The communication log is part of the invoice: what was sent changed it.
+        events.invoice_changed(app, "invoice.updated", inv)
     # Documented: the response is declared text/plain although its body is a JSON array.
     return web.Response(body=orjson.dumps(results), content_type="text/plain")
 
@@ -185,7 +191,7 @@ async def send_clear_balance_link(request: web.Request) -> web.Response:
     if inv["balance_amount"] <= 0:
         # inferred: there is nothing to clear on a settled or void invoice.
         raise UfpError(400, "InvoiceHasNoBalance", "invoice has no balance due", "invoice_id")
-    return _deliver(state, inv, channels, "ClearBalanceLink")
+    return _deliver(request.app, inv, channels, "ClearBalanceLink")
 
 
 async def send_invoice_pdf(request: web.Request) -> web.Response:
@@ -193,7 +199,7 @@ async def send_invoice_pdf(request: web.Request) -> web.Response:
     state = request.app[STATE]
     inv = invoice_of(state, request)
     channels = _channels(await json_body(request) if request.can_read_body else None)
-    return _deliver(state, inv, channels, "InvoicePdf")
+    return _deliver(request.app, inv, channels, "InvoicePdf")
 
 
 async def change_sales_rep(request: web.Request) -> web.Response:
@@ -206,6 +212,7 @@ async def change_sales_rep(request: web.Request) -> web.Response:
     if staff is None or staff["tenant_id"] != inv["tenant_id"]:
         raise UfpError(400, "StaffNotFound", f"staff {staff_id} not found", "staff_id")
     inv["sales_rep"] = {"staff_id": staff["staff_id"], "staff_name": staff["staff_name"]}
+    events.invoice_changed(request.app, "invoice.updated", inv)
     return json_response(inv)
 
 

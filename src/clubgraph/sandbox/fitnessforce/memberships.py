@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from aiohttp import web
 
 from ..core import json_response
+from . import events
 from .invoices import filtered_invoices, sorted_invoices
 from .responses import (
     STATE,
@@ -106,6 +107,7 @@ async def change_start_date(request: web.Request) -> web.Response:
         raise UfpError(400, "StartDateAfterEndDate", "start date is after end date", "start_date")
     sub["start_date"] = start.isoformat()
     sub["subscription_status"] = "Pending" if start > _today() else "Active"
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(sub)
 
 
@@ -117,6 +119,7 @@ async def change_end_date(request: web.Request) -> web.Response:
     if end < date.fromisoformat(sub["start_date"]):
         raise UfpError(400, "EndDateBeforeStartDate", "end date is before start date", "end_date")
     sub["end_date"] = end.isoformat()
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(sub)
 
 
@@ -130,6 +133,7 @@ async def void_subscription(request: web.Request) -> web.Response:
         next_billing_date=None,
         void={"void_date": _today().isoformat(), "void_reason": reason},
     )
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(sub)
 
 
@@ -151,6 +155,8 @@ async def cancel_subscription(request: web.Request) -> web.Response:
         next_billing_date=None if status == "Cancelled" else sub["next_billing_date"],
         cancellation={"cancellation_date": when.isoformat(), "reason": reason},
     )
+    # Cancelled now or at a later date (PendingCancellation): the cancellation is made.
+    events.subscription_changed(request.app, "subscription.cancelled", sub)
     return json_response(sub)
 
 
@@ -162,6 +168,7 @@ async def reactivate_subscription(request: web.Request) -> web.Response:
     sub.update(subscription_status="Active", cancellation=None)
     if plan["duration_months"] is None:
         sub["end_date"] = None
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(sub)
 
 
@@ -202,6 +209,7 @@ async def create_freeze(request: web.Request) -> web.Response:
     sub["freezes"].append(freeze)
     if active:
         sub["subscription_status"] = "Frozen"
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(freeze, status=201)
 
 
@@ -221,6 +229,7 @@ async def stop_freeze(request: web.Request) -> web.Response:
         raise UfpError(409, "FreezeNotActive", "only an active freeze can be stopped", "freeze_id")
     freeze.update(status="Stopped", freeze_end_date=_today().isoformat())
     sub["subscription_status"] = "Active"
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(freeze)
 
 
@@ -232,6 +241,7 @@ async def cancel_freeze(request: web.Request) -> web.Response:
             409, "FreezeNotScheduled", "only a scheduled freeze can be cancelled", "freeze_id"
         )
     freeze["status"] = "Cancelled"
+    events.subscription_changed(request.app, "subscription.updated", sub)
     return json_response(freeze)
 
 

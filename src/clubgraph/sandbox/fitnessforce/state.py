@@ -45,6 +45,9 @@ class FitnessForceState:
     subscriptions: dict[int, JSON]
     invoices: dict[int, JSON]
     counters: dict[str, int] = field(default_factory=dict)
+    # Payments taken through the sandbox (``/__sandbox/simulate/payment``), by id; the
+    # seeded history keeps only the amounts on its invoices.
+    payments: dict[int, JSON] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> int:
         """The next id of ``kind`` (``freeze``, ``payment``, ...)."""

@@ -57,6 +57,8 @@ Inferred (marked ``# inferred:`` where they are served):
   ``ALREADY_CANCELLED``. No call deletes an invoice: a draft is withdrawn by cancelling it.
 
 Sandbox controls: ``POST /__sandbox/tokens/expire`` expires every access token.
+Sandbox only: ``POST /__sandbox/simulate/payment`` (``payments.py``): a client pays an
+invoice. Tight sends no webhooks here; a poller sees the change.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core import new_app
-from . import auth, clients, drafts, invoices
+from . import auth, clients, drafts, invoices, payments
 from .data import build
 from .openapi import install_openapi
 from .state import STATE
@@ -91,5 +93,6 @@ def create_app(*, seed: int = 7, latency_ms: int = 0, token_ttl_s: int = 3600) -
     router.add_post("/v5/invoicing/invoice/send", drafts.send_draft)  # inferred
     router.add_post("/v5/invoicing/invoice/cancel", drafts.cancel)  # inferred
     router.add_post("/v5/invoicing/invoice/refund", drafts.refund)  # inferred
+    payments.add_routes(app)
     install_openapi(app)
     return app

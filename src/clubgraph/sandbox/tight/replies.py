@@ -45,6 +45,7 @@ _BY_STATUS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
+    422: web.HTTPUnprocessableEntity,  # sandbox controls only
 }
 
 

@@ -34,6 +34,10 @@ only when it is reopened; that errors about one line of an array body name it as
 ``[n].property``; that an empty array of lines is refused. Appointments and
 recurring appointments themselves (``/appointments/...``, ``/recurringAppointments/...``)
 are not modelled.
+
+Sandbox only: ``POST /__sandbox/simulate/payment`` (``payments.py``): a client pays an
+invoice at the front desk. TimeTap sends no webhooks; the change shows in what the
+reads answer (``lastStatusDate`` moves), for a poller to find.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import uuid
 from aiohttp import web
 
 from ..core import Handler, json_response, new_app
+from . import payments
 from .data import build_state
 from .invoices import create_client_invoice, create_invoice, delete_invoice, update_invoice
 from .items import create_item, create_items, delete_item, update_item
@@ -162,5 +167,6 @@ def create_app(
     r.add_post("/invoiceItem", create_item)
     r.add_put("/invoiceItem", update_item)
     r.add_delete("/invoiceItem/{invoiceItemId}", delete_item)
+    payments.add_routes(app)
     install_openapi(app)
     return app
