@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ import pytest
 import services
 from clubgraph import ids
 from clubgraph.app import create_app
+from clubgraph.connectors.clubcollect import DEV_CREDENTIALS as DEV_CLUBCOLLECT
+from clubgraph.domain import Source
 from clubgraph.events.hub import EventHub
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
@@ -408,3 +411,112 @@ async def test_a_webhook_to_one_replica_reaches_a_subscriber_of_another(
             event = (await follower.next(15))["data"]["invoiceChanged"]
     assert event["eventId"] == f"fitnessforce:{headers['X-UFP-Delivery']}"
     assert event["invoice"] == {"id": invoice["id"], "status": invoice["status"]}
+
+
+# --- from the sandbox, as from the platforms ------------------------------------------
+
+OPEN = """query ($source: [Source!]) { invoices(first: 30, source: $source, status: [OPEN]) {
+  nodes { id sourceId tenantId client { id } balanceDue { amount } } } }"""
+
+
+async def _open_invoice(graph: GraphServer, source: str) -> dict[str, Any]:
+    nodes = (await graph.data(OPEN, {"source": [source]}))["invoices"]["nodes"]
+    found: dict[str, Any] = next(
+        n for n in nodes if n["client"] is not None and float(n["balanceDue"]["amount"]) > 2
+    )
+    return found
+
+
+async def _sandbox(graph: GraphServer, source: str, path: str, body: dict[str, Any]) -> Any:
+    async with graph.http.post(graph.sandbox.urls[source] + path, json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+async def test_a_payment_at_the_front_desk_reaches_the_member_s_app(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    invoice = await _open_invoice(graph, "FITNESSFORCE")
+    client_id, invoice_id = invoice["sourceId"].split("/")
+    await _sandbox(
+        graph, "fitnessforce", "/__sandbox/webhooks", {"url": graph.url + "/webhooks/fitnessforce"}
+    )
+    try:
+        variables = {"c": invoice["client"]["id"]}
+        async with follow(graph.url, PAYMENTS, variables, subscribed=opened(app, 1)) as follower:
+            await _sandbox(
+                graph,
+                "fitnessforce",
+                "/__sandbox/simulate/payment",
+                {
+                    "tenant_id": int(invoice["tenantId"]),
+                    "client_id": int(client_id),
+                    "invoice_id": int(invoice_id),
+                    "amount": "1.25",
+                },
+            )
+            event = (await follower.next())["data"]["paymentReceived"]
+    finally:
+        async with graph.http.delete(graph.sandbox.urls["fitnessforce"] + "/__sandbox/webhooks"):
+            pass
+    assert event["amount"]["amount"] == "1.25"
+    assert event["invoice"] == {"id": invoice["id"]}
+
+
+async def test_a_clubcollect_notification_announces_the_change_and_the_payment(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    invoice = await _open_invoice(graph, "CLUBCOLLECT")
+    upstream_id = ids.decode(invoice["id"]).id
+    query = CHANGES.replace("invoice { id status }", "invoice { id amountPaid { amount } }")
+    variables = {"filter": {"source": ["CLUBCOLLECT"]}}
+    async with follow(graph.url, query, variables, subscribed=opened(app, 1)) as follower:
+        paid = await _sandbox(
+            graph,
+            "clubcollect",
+            "/__sandbox/simulate/payment",
+            {"invoice_id": upstream_id, "amount_cents": 150},
+        )
+        body = orjson.dumps(
+            {"api_key": DEV_CLUBCOLLECT.api_key, "invoice_ids": [upstream_id], "import_ids": []}
+        )
+        status, answer = await post(graph, "clubcollect", body, signed_headers("clubcollect", body))
+        assert (status, answer["status"]) == (200, "accepted")
+        change = (await follower.next())["data"]["invoiceChanged"]
+    assert change["change"] == "UPDATED"
+    assert change["invoiceId"] == invoice["id"]
+    # Read again after the change: the payment shows.
+    assert change["invoice"]["amountPaid"]["amount"] == str(
+        (Decimal(paid["invoice"]["amount_paid_cents"]) / 100).quantize(Decimal("0.01"))
+    )
+    found = await hub_of(app).journal.unpublished()
+    assert found == []
+
+
+async def test_a_poller_finds_a_timetap_payment_and_announces_it(
+    live: tuple[GraphServer, Any],
+) -> None:
+    graph, app = live
+    pollers = app.state.clubgraph.pollers
+    assert await pollers.poll([Source.TIMETAP]) == []  # the first round takes note
+    invoice = await _open_invoice(graph, "TIMETAP")
+    variables = {"c": invoice["client"]["id"]}
+    async with follow(graph.url, PAYMENTS, variables, subscribed=opened(app, 1)) as follower:
+        await _sandbox(
+            graph,
+            "timetap",
+            "/__sandbox/simulate/payment",
+            {"invoice_id": ids.decode(invoice["id"]).id.split("/")[-1], "amount": "2.00"},
+        )
+        found = await pollers.poll([Source.TIMETAP])
+        event = (await follower.next())["data"]["paymentReceived"]
+    kinds = sorted(
+        (e.kind.value, e.change.value) for e in found if e.key == ids.decode(invoice["id"])
+    )
+    assert kinds == [("invoice", "updated"), ("payment", "received")]
+    assert event["amount"]["amount"] == "2.00"
+    assert event["invoice"] == {"id": invoice["id"]}
+    # Found again (a second round, or another replica): announced once.
+    assert await pollers.poll([Source.TIMETAP]) == []

@@ -281,6 +281,8 @@ async def _open(state: AppState) -> None:
             settings.sandbox_port_base,
             latency_ms=settings.sandbox_latency_ms,
             seed=settings.sandbox_seed,
+            # Its changes announced to this server, as the platforms would.
+            webhook_base=settings.webhook_base_url,
         )
         sources = tuple(
             SourceSettings(Source(name), url, None) for name, url in state.sandbox.urls.items()
