@@ -122,3 +122,22 @@ async def test_without_redis_events_still_reach_this_process() -> None:
         assert await asyncio.wait_for(inbox.next(), 2) == event(1)
     finally:
         await broker.close()
+
+
+async def test_one_replica_at_a_time_holds_the_polling_lease() -> None:
+    url = services.redis_url()
+    channel = f"clubgraph-test-{uuid.uuid4().hex[:12]}:v1:events"
+    one, two = RedisBroker(url, channel=channel), RedisBroker(url, channel=channel)
+    await one.start()
+    await two.start()
+    try:
+        assert await one.lease("timetap", 0.5)
+        assert not await two.lease("timetap", 0.5)
+        assert await one.lease("timetap", 0.5)  # renewed by its holder
+        assert await two.lease("tight", 0.5)  # another source's lease is another's
+        await asyncio.sleep(1.7)  # the holder stopped renewing (3 x 0.5 s)
+        assert await two.lease("timetap", 0.5)
+        assert not await one.lease("timetap", 0.5)
+    finally:
+        await one.close()
+        await two.close()

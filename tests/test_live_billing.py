@@ -520,3 +520,36 @@ async def test_a_poller_finds_a_timetap_payment_and_announces_it(
     assert event["invoice"] == {"id": invoice["id"]}
     # Found again (a second round, or another replica): announced once.
     assert await pollers.poll([Source.TIMETAP]) == []
+
+
+async def test_an_announced_change_leaves_the_shared_cache(live: tuple[GraphServer, Any]) -> None:
+    graph, _ = live
+    settings = Settings(sources=graph.sandbox.source_settings(), mode="sandbox", cache_enabled=True)
+    cached = await _open_invoice(graph, "FITNESSFORCE")
+    client_id, invoice_id = cached["sourceId"].split("/")
+    query = "query ($id: ID!) { invoice(id: $id) { balanceDue { amount } } }"
+    app = create_app(settings)
+    server, task, url = await serve(app)
+    try:
+        other = GraphServer(url, graph.sandbox, graph.http)
+        before = (await other.data(query, {"id": cached["id"]}))["invoice"]["balanceDue"]
+        await _sandbox(
+            graph,
+            "fitnessforce",
+            "/__sandbox/simulate/payment",
+            {
+                "tenant_id": int(cached["tenantId"]),
+                "client_id": int(client_id),
+                "invoice_id": int(invoice_id),
+                "amount": "1.00",
+            },
+        )
+        # Changed behind the server's back: the cache still answers the old balance.
+        assert (await other.data(query, {"id": cached["id"]}))["invoice"]["balanceDue"] == before
+        body = invoice_event(cached)
+        await post(other, "fitnessforce", body, signed_headers("fitnessforce", body))
+        after = (await other.data(query, {"id": cached["id"]}))["invoice"]["balanceDue"]
+        assert Decimal(after["amount"]) == Decimal(before["amount"]) - 1
+    finally:
+        server.should_exit = True
+        await task

@@ -31,7 +31,7 @@ from strawberry.types.unset import UNSET
 from .cache import NAMESPACE, Cache, open_cache
 from .connectors.base import Connector
 from .domain import Source
-from .events.broker import open_broker
+from .events.broker import RedisBroker, open_broker
 from .events.hub import EventHub
 from .events.journal import Journal
 from .events.poller import Pollers
@@ -318,7 +318,14 @@ async def _open(state: AppState) -> None:
         state.cache,
     )
     await state.events.start()
-    state.pollers = Pollers(state.connectors, state.events, settings.poll_interval_s)
+    broker = state.events.broker
+    state.pollers = Pollers(
+        state.connectors,
+        state.events,
+        settings.poll_interval_s,
+        # With Redis, one replica at a time polls.
+        lease=broker.lease if isinstance(broker, RedisBroker) else None,
+    )
     state.pollers.start()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,6 +133,8 @@ class RedisBroker(Broker):
         # Set while this process is subscribed to the channel.
         self._listening = asyncio.Event()
         self._warned = False
+        # Who holds a lease: this process, uniquely.
+        self._holder = uuid.uuid4().hex
 
     @property
     def available(self) -> bool:
@@ -164,6 +167,24 @@ class RedisBroker(Broker):
                 self._down(exc, "publishing")
         # Without Redis, at least this process's subscribers get them.
         self.deliver(events)
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        """Whether this process holds the lease ``name`` (taking it when free, renewing
+        it when its own) for the next ``seconds`` x 3: one replica at a time polls. When
+        Redis cannot be reached every replica may."""
+        key = f"{self.channel}:lease:{name}"
+        ttl_ms = max(int(seconds * 3000), 1000)
+        try:
+            if await self._client.set(key, self._holder, nx=True, px=ttl_ms):
+                return True
+            held: bytes | None = await self._client.get(key)
+            if held == self._holder.encode():
+                await self._client.pexpire(key, ttl_ms)
+                return True
+            return False
+        except Exception as exc:
+            self._down(exc, "leasing")
+            return True
 
     def _down(self, exc: Exception, doing: str) -> None:
         self._listening.clear()
