@@ -37,11 +37,20 @@ if TYPE_CHECKING:
 _REMEMBERED = 1024
 
 
+_CHANGE = "Whether the entity was created, updated or deleted."
+_OCCURRED = "When the source says it happened (a poller: when it was found)."
+_SOURCE = "The platform that announced it."
+_RAW = (
+    "The source's own name for the change (`invoice.voided`, `payment.received`, "
+    "`notification` for ClubCollect, `poll` for a change found by polling)."
+)
+
+
 @strawberry.enum(description="How an entity changed.")
 class ChangeType(Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
+    CREATED = strawberry.enum_value("created", description="It appeared upstream.")
+    UPDATED = strawberry.enum_value("updated", description="It changed (paid, voided, ...).")
+    DELETED = strawberry.enum_value("deleted", description="It is gone upstream.")
 
 
 _CHANGE_TYPES = {
@@ -67,43 +76,43 @@ class InvoiceChangeFilter:
 @strawberry.type(description="An invoice was created, changed or deleted upstream.")
 class InvoiceChange:
     event_id: strawberry.ID = strawberry.field(description="Unique per change.")
-    change: ChangeType
-    occurred_at: datetime = strawberry.field(description="When the source says it happened.")
-    source: Source
+    change: ChangeType = strawberry.field(description=_CHANGE)
+    occurred_at: datetime = strawberry.field(description=_OCCURRED)
+    source: Source = strawberry.field(description=_SOURCE)
     invoice_id: strawberry.ID = strawberry.field(description="The invoice's global ID.")
     invoice: Annotated[Invoice, strawberry.lazy(".invoice")] | None = strawberry.field(
         description="The invoice as it is now, read after the change (null: deleted)."
     )
-    raw_type: str = strawberry.field(
-        description="The source's own name for the change (`invoice.voided`, `poll`, ...)."
-    )
+    raw_type: str = strawberry.field(description=_RAW)
 
 
 @strawberry.type(description="A membership or recurring plan was created or changed upstream.")
 class SubscriptionChange:
     event_id: strawberry.ID = strawberry.field(description="Unique per change.")
-    change: ChangeType
-    occurred_at: datetime
-    source: Source
-    subscription_id: strawberry.ID
+    change: ChangeType = strawberry.field(description=_CHANGE)
+    occurred_at: datetime = strawberry.field(description=_OCCURRED)
+    source: Source = strawberry.field(description=_SOURCE)
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription's global ID.")
     subscription: Annotated[Subscription, strawberry.lazy(".subscription")] | None = (
         strawberry.field(description="The subscription as it is now (null: deleted).")
     )
-    raw_type: str
+    raw_type: str = strawberry.field(description=_RAW)
 
 
 @strawberry.type(description="Money was received against an invoice.")
 class PaymentReceived:
     event_id: strawberry.ID = strawberry.field(description="Unique per payment.")
-    occurred_at: datetime
-    source: Source
+    occurred_at: datetime = strawberry.field(description=_OCCURRED)
+    source: Source = strawberry.field(description=_SOURCE)
     amount: Money = strawberry.field(description="How much was received.")
-    invoice_id: strawberry.ID
+    invoice_id: strawberry.ID = strawberry.field(description="The paid invoice's global ID.")
     invoice: Annotated[Invoice, strawberry.lazy(".invoice")] | None = strawberry.field(
         description="The invoice paid, as it is after the payment."
     )
-    client_id: strawberry.ID | None
-    raw_type: str
+    client_id: strawberry.ID | None = strawberry.field(
+        description="The global ID of the client who paid."
+    )
+    raw_type: str = strawberry.field(description=_RAW)
 
 
 async def _events(info: Ctx, kind: EventKind) -> AsyncGenerator[ChangeEvent, None]:
