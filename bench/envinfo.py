@@ -62,7 +62,17 @@ def environment(servers: list[ServerDef]) -> dict[str, Any]:
         "clubgraph": _version("clubgraph"),
         "packages": {
             d: _version(d)
-            for d in ("strawberry-graphql", "graphql-core", "uvicorn", "starlette", "aiohttp")
+            for d in (
+                "strawberry-graphql",
+                "graphql-core",
+                "uvicorn",
+                "starlette",
+                "aiohttp",
+                "uvloop",
+                "httptools",
+                "orjson",
+                "msgspec",
+            )
         },
         "node": _run(node, "--version") if node else None,
         "peers": {s.name: peer_packages(s.cwd) for s in servers if s.lock_file is not None},
