@@ -184,9 +184,31 @@ def _clubcollect_index(args: argparse.Namespace) -> int:
     return asyncio.run(_rebuild_clubcollect_index(settings))
 
 
+def _config(args: argparse.Namespace) -> int:
+    """``clubgraph config check``: the effective settings, secrets redacted, or every
+    problem with them."""
+    from .settings import describe
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    source = os.environ.get("CLUBGRAPH_CONFIG") or "(none: the environment only)"
+    print(f"{'config file':30} {source}")
+    for name, value in describe(settings):
+        print(f"{name:30} {value}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clubgraph", description="One GraphQL graph over club billing platforms."
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML settings file (as CLUBGRAPH_CONFIG); the environment overrides it",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -260,6 +282,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=_sandbox)
 
+    config = sub.add_parser("config", help="check the configuration")
+    config.add_argument("action", choices=["check"], help="check: print the effective settings")
+    config.set_defaults(func=_config)
+
     schema = sub.add_parser("schema", help="print the schema's SDL (what schema.graphql holds)")
     schema.add_argument(
         "--breaking-against",
@@ -311,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = _parser().parse_args(argv)
+    if args.config:
+        # Read by every Settings.from_env, workers' included.
+        os.environ["CLUBGRAPH_CONFIG"] = args.config
     code: int = args.func(args)
     return code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .domain import Source
 
@@ -20,12 +20,79 @@ URL_VARS: dict[Source, str] = {
 DEFAULT_CLUBCOLLECT_INDEX = ".clubgraph/clubcollect-index.sqlite3"
 DEFAULT_STATE_DB = ".clubgraph/state.sqlite3"
 
+T = TypeVar("T")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 class SettingsError(ValueError):
-    """An environment variable is missing or invalid."""
+    """Settings that are missing or invalid: one message per problem."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(*problems)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        return f"{len(self.problems)} problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+PREFIX = "CLUBGRAPH_"
+
+
+def read_config_file(path: str) -> dict[str, str]:
+    """A TOML settings file as the variables it stands for: ``max_depth = 20`` is
+    ``CLUBGRAPH_MAX_DEPTH=20``, a table ``[fitnessforce]`` with ``url = ...`` is
+    ``CLUBGRAPH_FITNESSFORCE_URL``; lists are comma-separated, booleans 1 or 0."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise SettingsError(f"CLUBGRAPH_CONFIG={path!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"CLUBGRAPH_CONFIG={path!r} is not valid TOML: {exc}") from None
+    out: dict[str, str] = {}
+
+    def walk(table: Mapping[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            name = f"{prefix}{key}".upper().replace("-", "_")
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}_")
+            elif isinstance(value, bool):
+                out[PREFIX + name] = "1" if value else "0"
+            elif isinstance(value, list):
+                out[PREFIX + name] = ",".join(str(v) for v in value)
+            else:
+                out[PREFIX + name] = str(value)
+
+    walk(data, "")
+    return out
+
+
+class _Checked(dict[str, str]):
+    """The variables being read (environment over file), the names read, and every
+    problem found: all of them are reported at once, not the first alone."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.errors: list[str] = []
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _fail(env: Mapping[str, str], message: str, default: T) -> T:
+    """Raise ``message``, or note it and go on with ``default`` while checking."""
+    if isinstance(env, _Checked):
+        env.errors.append(message)
+        return default
+    raise SettingsError(message)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -36,7 +103,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if value.strip().lower() in _FALSE:
         return False
-    raise SettingsError(f"{name}={value!r} is not a boolean (use 1/0, true/false)")
+    return _fail(env, f"{name}={value!r} is not a boolean (use 1/0, true/false)", default)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
@@ -46,9 +113,9 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     try:
         number = float(value)
     except ValueError:
-        raise SettingsError(f"{name}={value!r} is not a number") from None
+        return _fail(env, f"{name}={value!r} is not a number", default)
     if not number >= minimum:  # also refuses NaN
-        raise SettingsError(f"{name}={number} must be >= {minimum}")
+        return _fail(env, f"{name}={number} must be >= {minimum}", default)
     return number
 
 
@@ -59,9 +126,9 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     try:
         number = int(value)
     except ValueError:
-        raise SettingsError(f"{name}={value!r} is not an integer") from None
+        return _fail(env, f"{name}={value!r} is not an integer", default)
     if number < minimum:
-        raise SettingsError(f"{name}={number} must be >= {minimum}")
+        return _fail(env, f"{name}={number} must be >= {minimum}", default)
     return number
 
 
@@ -70,7 +137,7 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     if not value:
         return None
     if value not in allowed:
-        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+        return _fail(env, f"{name}={value!r} is not one of {', '.join(allowed)}", None)
     return value
 
 
@@ -97,13 +164,13 @@ def _ttls(
         kind, sep, seconds = part.partition("=")
         kind = kind.strip()
         if not sep or kind not in ttls:
-            raise SettingsError(f"{name}: {part!r} is not one of {sorted(ttls)}=<seconds>")
+            return _fail(env, f"{name}: {part!r} is not one of {sorted(ttls)}=<seconds>", default)
         try:
             number = float(seconds)
         except ValueError:
-            raise SettingsError(f"{name}: {part!r} has no number of seconds") from None
+            return _fail(env, f"{name}: {part!r} has no number of seconds", default)
         if not number >= 0:
-            raise SettingsError(f"{name}: {part!r} must not be negative")
+            return _fail(env, f"{name}: {part!r} must not be negative", default)
         ttls[kind] = number
     return tuple(ttls.items())
 
@@ -207,17 +274,47 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of the environment, over those of the TOML file that
+        ``CLUBGRAPH_CONFIG`` names, if any. ``SettingsError`` lists every value that is
+        invalid (and every key of the file that is not a setting), not just the first."""
+        environment = os.environ if env is None else env
+        path = environment.get("CLUBGRAPH_CONFIG", "").strip()
+        problems: list[str] = []
+        from_file: dict[str, str] = {}
+        if path:
+            try:
+                from_file = read_config_file(path)
+            except SettingsError as exc:
+                problems.append(str(exc))
+        checked = _Checked({**from_file, **environment})
+        settings = cls._read(checked)
+        problems += checked.errors
+        problems += [
+            f"{path}: {name.removeprefix(PREFIX).lower()} is not a setting"
+            for name in sorted(set(from_file) - checked.read)
+        ]
+        if problems:
+            raise SettingsError(*problems)
+        return settings
+
+    @classmethod
+    def _read(cls, env: _Checked) -> Settings:
         from .upstreams import credentials_from_env
 
-        env = os.environ if env is None else env
         sources: list[SourceSettings] = []
         for source, var in URL_VARS.items():
             url = env.get(var, "").strip()
             if not url:
                 continue
             if not url.startswith(("http://", "https://")):
-                raise SettingsError(f"{var}={url!r} must be an http(s) URL")
-            sources.append(SourceSettings(source, url, credentials_from_env(source, env)))
+                _fail(env, f"{var}={url!r} must be an http(s) URL", None)
+                continue
+            try:
+                credentials = credentials_from_env(source, env)
+            except ValueError as exc:
+                _fail(env, str(exc), None)
+                credentials = None
+            sources.append(SourceSettings(source, url, credentials))
         port_base = env.get("CLUBGRAPH_SANDBOX_PORT_BASE")
         max_page = _int(env, "CLUBGRAPH_MAX_PAGE_SIZE", 100, minimum=1)
         return cls(
@@ -265,3 +362,51 @@ class Settings:
             poll_interval_s=_float(env, "CLUBGRAPH_POLL_INTERVAL", 30.0),
             webhook_base_url=env.get("CLUBGRAPH_WEBHOOK_BASE_URL", "").strip() or None,
         )
+
+
+# Settings whose values are secrets: shown as set or not, never as they are.
+_SECRET_FIELDS = ("jwt_secret", "fitnessforce_webhook_secrets", "clubcollect_webhook_secrets")
+
+
+def _redact_url(url: str) -> str:
+    """A URL without the password it may carry (``redis://:pw@host`` -> ``redis://:***@host``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def describe(settings: Settings) -> list[tuple[str, str]]:
+    """Every setting with its effective value, secrets redacted (``clubgraph config check``)."""
+    from dataclasses import fields
+
+    rows: list[tuple[str, str]] = []
+    for spec in fields(settings):
+        value = getattr(settings, spec.name)
+        if spec.name == "sources":
+            if not value:
+                rows.append(("sources", "none: the embedded sandbox"))
+            for source in value:
+                how = "configured credentials" if source.credentials else "development credentials"
+                rows.append((f"{source.source.value}", f"{_redact_url(source.url)} ({how})"))
+            continue
+        if spec.name in _SECRET_FIELDS:
+            shown = "*** (set)" if value else "(not set)"
+        elif spec.name == "redis_url" and value:
+            shown = _redact_url(value)
+        elif isinstance(value, tuple):
+            shown = ", ".join(
+                "=".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value
+            )
+            shown = shown or "(none)"
+        elif spec.name == "mode":
+            effective = "sandbox" if settings.sandbox_mode else "production"
+            shown = f"{value or 'automatic'} (effective: {effective})"
+        else:
+            shown = "(not set)" if value is None else str(value)
+        rows.append((spec.name, shown))
+    return rows
