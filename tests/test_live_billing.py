@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -34,7 +33,7 @@ from clubgraph.events.hub import EventHub
 from clubgraph.identity import Role, mint
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 from clubgraph.settings import Settings
-from support import NODE_DIR, GraphServer, serve, signed_headers
+from support import GraphServer, follow, serve, signed_headers
 
 SECRET = "a-live-billing-test-secret-of-32-bytes!!"
 INVOICES = """{ invoices(first: 40, source: [FITNESSFORCE], tenant: "101") {
@@ -69,84 +68,6 @@ def hub_of(app: Any) -> EventHub:
     hub = app.state.clubgraph.events
     assert isinstance(hub, EventHub)
     return hub
-
-
-class Follower:
-    """A graphql-ws client following one subscription, in a node process of its own."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.summary: dict[str, Any] | None = None
-        self.connected = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            message = json.loads(line)
-            if message.get("connected"):
-                self.connected.set()
-            elif "event" in message:
-                await self.events.put(message["event"])
-            else:
-                self.summary = message
-
-    async def next(self, limit_s: float = 10) -> dict[str, Any]:
-        return await asyncio.wait_for(self.events.get(), limit_s)
-
-    async def finish(self, limit_s: float = 20) -> dict[str, Any]:
-        await asyncio.wait_for(self.process.wait(), limit_s)
-        await self._reader
-        assert self.summary is not None
-        return self.summary
-
-
-@contextlib.asynccontextmanager
-async def follow(
-    url: str,
-    query: str,
-    variables: dict[str, Any] | None = None,
-    *,
-    token: str | None = None,
-    wanted: int = 100,
-    timeout_ms: int = 30_000,
-    subscribed: Any = None,
-) -> AsyncIterator[Follower]:
-    """Follow a subscription until the block ends; ``subscribed()`` is awaited until it
-    is true, so that the server has opened the subscription before the block acts."""
-    node = shutil.which("node")
-    if node is None or not (NODE_DIR / "node_modules" / "graphql-ws").is_dir():
-        message = "live.mjs cannot run: run `npm ci` in tests/node"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "live.mjs"),
-        url.replace("http://", "ws://") + "/graphql",
-        token or "-",
-        str(wanted),
-        str(timeout_ms),
-        query,
-        json.dumps(variables or {}),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    follower = Follower(process)
-    try:
-        await asyncio.wait_for(follower.connected.wait(), 15)
-        if subscribed is not None:
-            deadline = time.monotonic() + 10
-            while not await subscribed():
-                assert time.monotonic() < deadline, "the subscription never opened"
-                await asyncio.sleep(0.02)
-        yield follower
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
-        with contextlib.suppress(Exception):
-            await follower._reader
 
 
 def opened(app: Any, count: int) -> Any:

@@ -46,6 +46,7 @@ from .schema import build_schema
 from .schema.context import Context
 from .schema.invoice_key import admit_by_invoice_keys
 from .settings import Settings, SourceSettings
+from .shutdown import drain_on_signals
 from .upstreams import build_connector
 from .webhooks import webhook_routes
 
@@ -403,6 +404,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         await _open(state)
+        assert state.events is not None
+        restore_signals = drain_on_signals(state.events.broker.drain)
         if graphql.auth.anonymous is not None:
             log.warning(
                 "anonymous callers act as a demo staff user with every tenant (sandbox "
@@ -413,6 +416,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {}
         finally:
+            restore_signals()
             await _close(state)
 
     async def healthz(request: Request) -> Response:

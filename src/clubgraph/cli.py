@@ -58,6 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
         "access_log": False,
         "lifespan": "on",
         "http": "httptools",
+        # On SIGTERM: requests in flight get this long to finish (subscriptions end at once).
+        "timeout_graceful_shutdown": args.shutdown_timeout,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
     }
     if args.workers > 1:
@@ -221,6 +223,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("CLUBGRAPH_WORKERS", "1")),
         help="worker processes (needs configured upstreams)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=float(os.environ.get("CLUBGRAPH_SHUTDOWN_TIMEOUT", "30")),
+        help="seconds requests in flight may take to finish after SIGTERM (default 30)",
     )
     serve.add_argument(
         "--require-auth",

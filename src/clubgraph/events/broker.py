@@ -34,6 +34,10 @@ class FellBehind(RuntimeError):
     """A subscriber whose inbox overflowed: it missed events and is dropped."""
 
 
+class Drained(Exception):
+    """The server is stopping: the subscription ends (cleanly, with ``complete``)."""
+
+
 class Inbox:
     """One subscriber's events, in order."""
 
@@ -41,6 +45,7 @@ class Inbox:
         self._broker = broker
         self._queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue(size)
         self.overflowed = False
+        self.drained = False
 
     def offer(self, event: ChangeEvent) -> None:
         if self.overflowed:
@@ -54,9 +59,20 @@ class Inbox:
                 self._queue.get_nowait()
             self._queue.put_nowait(None)
 
+    def drain(self) -> None:
+        """End the subscription: its reader gets ``Drained``."""
+        self.drained = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+
     async def next(self) -> ChangeEvent:
-        """The next event; ``FellBehind`` once events were lost."""
+        """The next event; ``FellBehind`` once events were lost, ``Drained`` once the
+        server is stopping."""
+        if self.drained:
+            raise Drained
         event = await self._queue.get()
+        if self.drained:
+            raise Drained
         if event is None or self.overflowed:
             raise FellBehind(
                 "this subscription fell behind the events and was stopped; subscribe again"
@@ -75,6 +91,8 @@ class Broker:
     def __init__(self, *, inbox_size: int = INBOX_SIZE) -> None:
         self._inbox_size = inbox_size
         self._inboxes: set[Inbox] = set()
+        # Set when the server stops: subscriptions end instead of waiting on.
+        self.draining = asyncio.Event()
 
     @property
     def subscribers(self) -> int:
@@ -88,10 +106,18 @@ class Broker:
     def open(self) -> Inbox:
         inbox = Inbox(self, self._inbox_size)
         self._inboxes.add(inbox)
+        if self.draining.is_set():
+            inbox.drain()
         return inbox
 
     def detach(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
+
+    def drain(self) -> None:
+        """End every subscription of this process (the server is stopping)."""
+        self.draining.set()
+        for inbox in list(self._inboxes):
+            inbox.drain()
 
     def deliver(self, events: Sequence[ChangeEvent]) -> None:
         """Hand events to every inbox of this process."""

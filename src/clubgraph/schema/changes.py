@@ -22,7 +22,7 @@ from graphql import GraphQLError
 
 from .. import ids
 from ..domain import EntityType, Key
-from ..events.broker import FellBehind
+from ..events.broker import Drained, FellBehind
 from ..events.model import Change, ChangeEvent, EventKind
 from .enums import InvoiceStatus, Source
 from .errors import EntityNotFound
@@ -127,6 +127,8 @@ async def _events(info: Ctx, kind: EventKind) -> AsyncGenerator[ChangeEvent, Non
         while True:
             try:
                 event = await inbox.next()
+            except Drained:
+                return
             except FellBehind as exc:
                 raise GraphQLError(str(exc), extensions={"code": "FELL_BEHIND"}) from None
             if event.kind is not kind or event.id in seen:

@@ -9,6 +9,7 @@ dashboards follow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -43,9 +44,13 @@ class SubscriptionRoot:
         ] = 5,
     ) -> AsyncGenerator[list[SourceInfo], None]:
         interval = min(max(every_seconds, 1), 3600)
-        while True:
+        hub = info.context.events
+        stopping = hub.broker.draining if hub is not None else asyncio.Event()
+        while not stopping.is_set():
             yield sources(info)
-            await asyncio.sleep(interval)
+            # Ends at once when the server stops, instead of at the next report.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
 
     @strawberry.subscription(
         description=(
