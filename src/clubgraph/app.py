@@ -47,6 +47,7 @@ from .schema.context import Context
 from .schema.invoice_key import admit_by_invoice_keys
 from .settings import Settings, SourceSettings
 from .shutdown import drain_on_signals
+from .storage import open_storage
 from .upstreams import build_connector
 from .webhooks import webhook_routes
 
@@ -305,16 +306,21 @@ async def _open(state: AppState) -> None:
             settings=settings,
             breaker=state.breakers.get(cfg.source.value),
         )
-    # Like the index, the keys of writes to the embedded sandbox must not outlive it.
-    state.idempotency = IdempotencyStore(":memory:" if embedded else settings.state_db)
+    # Keys and journal in PostgreSQL when configured (shared by replicas), else SQLite.
+    # Like the index, those of the embedded sandbox must not outlive it.
+    storage = open_storage(
+        None if embedded else settings.database_url, ":memory:" if embedded else settings.state_db
+    )
+    await storage.start()
+    state.idempotency = IdempotencyStore(storage)
     await state.idempotency.start()
     state.cache = await open_cache(
         settings, sources, state.connectors, namespace=state.cache_namespace
     )
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
-    # Like the idempotency keys, the journal of the embedded sandbox's changes.
+    # The journal shares the keys' storage (for the embedded sandbox, in memory).
     state.events = EventHub(
-        Journal(":memory:" if embedded else settings.state_db),
+        Journal(storage),
         open_broker(settings.redis_url, state.cache_namespace),
         state.cache,
     )
@@ -343,6 +349,7 @@ async def _close(state: AppState) -> None:
         await state.cache.close()
         state.cache = None
     await state.idempotency.close()
+    await state.idempotency.storage.close()  # the journal's too
     if state.sandbox is not None:
         await state.sandbox.stop()
         state.sandbox = None

@@ -1,39 +1,28 @@
 """Idempotency keys: a retried mutation returns the first result and writes nothing twice.
 
-A request claims its key with one atomic insert; the claimant runs the write and
-stores its outcome, which every later request with the same key gets back. A key used
-again for a different request (another operation or other input) is a conflict. The
-keys live in SQLite (a file survives restarts); the blocking calls run on a worker
-thread, one at a time, so the event loop never waits on the disk.
+A request claims its key with one atomic insert (the row is the lock: of replicas
+sharing PostgreSQL, exactly one wins); the claimant runs the write and stores its
+outcome, which every later request with the same key gets back, on any replica. A key
+used again for a different request (another operation or other input) is a conflict.
+A claimant holds its key under a lease it renews while it lives: a key whose holder
+died before finishing is taken over by the next request with it, instead of staying
+pending for ever. The keys live in ``storage`` (SQLite by default, see storage/).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-import sqlite3
-import threading
 import time
+import uuid
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS idempotency (
-        scope TEXT NOT NULL,
-        key TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        state TEXT NOT NULL,
-        result BLOB,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (scope, key)
-    )""",
-]
+from .storage import SQLiteStorage, Storage
 
 
 class ClaimState(str, Enum):
@@ -58,93 +47,82 @@ def fingerprint(operation: str, payload: Any) -> str:
 class IdempotencyStore:
     """Keys and outcomes of mutations, per caller scope."""
 
-    def __init__(self, path: str = ":memory:", *, wait_seconds: float = 5.0) -> None:
-        self._path = path
+    def __init__(
+        self,
+        storage: Storage | str = ":memory:",
+        *,
+        wait_seconds: float = 5.0,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        # A path: a SQLite database of this store's own, opened and closed with it.
+        self._owns = isinstance(storage, str)
+        self.storage: Storage = SQLiteStorage(storage) if isinstance(storage, str) else storage
         self._wait = wait_seconds
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._lease = lease_seconds
+        self.owner = uuid.uuid4().hex  # this process, as holder of the keys it claims
+        self._held = 0
+        self._renewer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._open)
-
-    def _open(self) -> None:
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
-        if self._path != ":memory:":
-            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-        db.execute("PRAGMA busy_timeout=5000")
-        for statement in _SCHEMA:
-            db.execute(statement)
-        self._db = db
+        if self._owns:
+            await self.storage.start()
+        self._renewer = asyncio.create_task(self._renew())
 
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await asyncio.to_thread(db.close)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        if self._owns:
+            await self.storage.close()
 
-    def _run(self, sql: str, args: tuple[Any, ...]) -> tuple[int, list[tuple[Any, ...]]]:
-        if self._db is None:
-            raise RuntimeError("idempotency store used before start()")
-        with self._lock:
-            cursor = self._db.execute(sql, args)
-            return cursor.rowcount, cursor.fetchall()
-
-    async def _exec(self, sql: str, *args: Any) -> tuple[int, list[tuple[Any, ...]]]:
-        return await asyncio.to_thread(self._run, sql, args)
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            if self._held:
+                try:
+                    await self.storage.renew_leases(self.owner, time.time() + self._lease)
+                except Exception:  # the next round tries again
+                    continue
 
     async def claim(self, scope: str, key: str, operation: str, digest: str) -> Claim:
         """Claim ``key`` for a request, or learn what became of the earlier one.
 
         A request that finds the key pending waits a little for the first to finish.
         """
-        now = time.time()
-        inserted, _ = await self._exec(
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, 'pending', NULL, ?, ?)"
-            " ON CONFLICT (scope, key) DO NOTHING",
-            scope,
-            key,
-            operation,
-            digest,
-            now,
-            now,
-        )
-        if inserted == 1:
+        storage = self.storage
+        if await storage.claim_key(
+            scope, key, operation, digest, self.owner, time.time() + self._lease
+        ):
+            self._held += 1
             return Claim(ClaimState.NEW)
         deadline = time.monotonic() + self._wait
         while True:
-            _, rows = await self._exec(
-                "SELECT operation, fingerprint, state, result FROM idempotency"
-                " WHERE scope = ? AND key = ?",
-                scope,
-                key,
-            )
-            if not rows:  # released meanwhile: try to claim it again
+            row = await storage.read_key(scope, key)
+            if row is None:  # released meanwhile: try to claim it again
                 return await self.claim(scope, key, operation, digest)
-            stored_operation, stored_digest, state, result = rows[0]
-            if (stored_operation, stored_digest) != (operation, digest):
+            if (row.operation, row.fingerprint) != (operation, digest):
                 return Claim(ClaimState.CONFLICT)
-            if state == "done":
-                return Claim(ClaimState.DONE, orjson.loads(result))
+            if row.done:
+                return Claim(ClaimState.DONE, orjson.loads(row.result or b"null"))
+            now = time.time()
+            # Its holder stopped renewing (it died mid-write): this request runs it.
+            if row.lease_until < now and await storage.take_over_key(
+                scope, key, self.owner, now + self._lease, now
+            ):
+                self._held += 1
+                return Claim(ClaimState.NEW)
             if time.monotonic() >= deadline:
                 return Claim(ClaimState.PENDING)
             await asyncio.sleep(0.05)
 
     async def complete(self, scope: str, key: str, result: Any) -> None:
         """Store the outcome every later request with ``key`` gets back."""
-        await self._exec(
-            "UPDATE idempotency SET state = 'done', result = ?, updated_at = ?"
-            " WHERE scope = ? AND key = ?",
-            orjson.dumps(result),
-            time.time(),
-            scope,
-            key,
-        )
+        self._held -= 1
+        await self.storage.complete_key(scope, key, orjson.dumps(result))
 
     async def release(self, scope: str, key: str) -> None:
         """Give the key up after a failure that wrote nothing: a retry runs afresh."""
-        await self._exec(
-            "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'pending'",
-            scope,
-            key,
-        )
+        self._held -= 1
+        await self.storage.release_key(scope, key)

@@ -154,6 +154,13 @@ DEFAULT_CACHE_TTLS: tuple[tuple[str, float], ...] = (
 )
 
 
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    url = env.get(name, "").strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        return _fail(env, f"{name} must be a postgresql:// URL", None)
+    return url or None
+
+
 def _ttls(
     env: Mapping[str, str], name: str, default: tuple[tuple[str, float], ...]
 ) -> tuple[tuple[str, float], ...]:
@@ -205,6 +212,8 @@ class Settings:
     clubcollect_index: str = ":memory:"
     # The idempotency keys of mutations and the webhook journal; a file survives restarts.
     state_db: str = ":memory:"
+    # PostgreSQL (postgresql://...) for the keys and the journal instead, shared by replicas.
+    database_url: str | None = None
     # --- calls to upstreams ---
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
@@ -327,6 +336,7 @@ class Settings:
             sandbox_port_base=_int(env, "CLUBGRAPH_SANDBOX_PORT_BASE", 0) if port_base else None,
             sandbox_seed=_int(env, "CLUBGRAPH_SANDBOX_SEED", 7),
             state_db=env.get("CLUBGRAPH_STATE_DB", "").strip() or DEFAULT_STATE_DB,
+            database_url=_database_url(env, "CLUBGRAPH_DATABASE_URL"),
             clubcollect_index=env.get("CLUBGRAPH_CLUBCOLLECT_INDEX", "").strip()
             or DEFAULT_CLUBCOLLECT_INDEX,
             connect_timeout_s=_float(env, "CLUBGRAPH_UPSTREAM_CONNECT_TIMEOUT", 5.0, 0.001),
@@ -396,7 +406,7 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
             continue
         if spec.name in _SECRET_FIELDS:
             shown = "*** (set)" if value else "(not set)"
-        elif spec.name == "redis_url" and value:
+        elif spec.name in ("redis_url", "database_url") and value:
             shown = _redact_url(value)
         elif isinstance(value, tuple):
             shown = ", ".join(
