@@ -125,8 +125,7 @@ def test_config_check_prints_the_effective_settings_without_secrets(
 ) -> None:
     path = tmp_path / "clubgraph.toml"
     path.write_text('redis_url = "redis://:hunter2-redis@127.0.0.1:6379/0"\nmax_depth = 9\n')
-    for name in [k for k in os.environ if k.startswith("CLUBGRAPH_")]:
-        monkeypatch.delenv(name)
+    _without_clubgraph_env(monkeypatch)
     monkeypatch.setenv("CLUBGRAPH_JWT_SECRET", "a-jwt-secret-of-more-than-32-bytes-here")
     monkeypatch.setenv("CLUBGRAPH_FITNESSFORCE_WEBHOOK_SECRET", "whsec-one,whsec-two")
     monkeypatch.setenv("CLUBGRAPH_FITNESSFORCE_URL", "https://ufp.example.test")
@@ -145,3 +144,38 @@ def test_config_check_prints_the_effective_settings_without_secrets(
     monkeypatch.setenv("CLUBGRAPH_MAX_TOKENS", "lots")
     assert main(["--config", str(path), "config", "check"]) == 2
     assert "CLUBGRAPH_MAX_TOKENS='lots' is not an integer" in capsys.readouterr().err
+
+
+def test_the_file_also_sets_the_process_settings_serve_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "clubgraph.toml"
+    path.write_text("port = 9711\nworkers = 3\nshutdown_timeout = 5\n")
+    _without_clubgraph_env(monkeypatch)
+    monkeypatch.setenv("CLUBGRAPH_WORKERS", "2")  # the environment wins over the file
+    assert main(["--config", str(path), "config", "check"]) == 0
+    assert os.environ["CLUBGRAPH_PORT"] == "9711"
+    assert os.environ["CLUBGRAPH_WORKERS"] == "2"
+    path.write_text('workers = "many"\n')
+    monkeypatch.delenv("CLUBGRAPH_WORKERS")
+    monkeypatch.delenv("CLUBGRAPH_PORT")
+    monkeypatch.delenv("CLUBGRAPH_SHUTDOWN_TIMEOUT")
+    assert main(["--config", str(path), "config", "check"]) == 2
+    assert "CLUBGRAPH_WORKERS='many' is not an integer" in capsys.readouterr().err
+
+
+def _without_clubgraph_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CLUBGRAPH_* variable, and whatever ``main`` sets (from a file) undone after."""
+    names = {k for k in os.environ if k.startswith("CLUBGRAPH_")}
+    names |= {
+        "CLUBGRAPH_CONFIG",
+        "CLUBGRAPH_HOST",
+        "CLUBGRAPH_PORT",
+        "CLUBGRAPH_WORKERS",
+        "CLUBGRAPH_SHUTDOWN_TIMEOUT",
+        "CLUBGRAPH_REDIS_URL",
+        "CLUBGRAPH_MAX_DEPTH",
+    }
+    for name in names:
+        monkeypatch.setenv(name, "")  # recorded: restored (or removed) afterwards
+        monkeypatch.delenv(name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .collector import settle_for_serving
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, read_config_file
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -216,18 +216,18 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the GraphQL API (GraphiQL in a browser)")
     serve.add_argument("--host", default=os.environ.get("CLUBGRAPH_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("CLUBGRAPH_PORT", "8000")))
+    serve.add_argument("--port", type=int, default=os.environ.get("CLUBGRAPH_PORT", "8000"))
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("CLUBGRAPH_WORKERS", "1")),
+        default=os.environ.get("CLUBGRAPH_WORKERS", "1"),
         help="worker processes (needs configured upstreams)",
     )
     serve.add_argument(
         "--shutdown-timeout",
         type=float,
-        default=float(os.environ.get("CLUBGRAPH_SHUTDOWN_TIMEOUT", "30")),
+        default=os.environ.get("CLUBGRAPH_SHUTDOWN_TIMEOUT", "30"),
         help="seconds requests in flight may take to finish after SIGTERM (default 30)",
     )
     serve.add_argument(
@@ -344,10 +344,20 @@ def _schema(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    path = early.parse_known_args(argv)[0].config or os.environ.get("CLUBGRAPH_CONFIG")
+    if path:
+        # Read by every Settings.from_env, workers' included; the process settings (host,
+        # port, workers, shutdown timeout) come from the file too, under the environment.
+        os.environ["CLUBGRAPH_CONFIG"] = path
+        try:
+            for name, value in read_config_file(path).items():
+                os.environ.setdefault(name, value)
+        except SettingsError as exc:
+            print(f"clubgraph: invalid configuration: {exc}", file=sys.stderr)
+            return 2
     args = _parser().parse_args(argv)
-    if args.config:
-        # Read by every Settings.from_env, workers' included.
-        os.environ["CLUBGRAPH_CONFIG"] = args.config
     code: int = args.func(args)
     return code
 

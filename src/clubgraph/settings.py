@@ -310,6 +310,12 @@ class Settings:
     def _read(cls, env: _Checked) -> Settings:
         from .upstreams import credentials_from_env
 
+        # The process's own settings, which ``clubgraph serve`` reads: checked here too.
+        env.get("CLUBGRAPH_HOST")
+        _int(env, "CLUBGRAPH_PORT", 8000, 1)
+        _int(env, "CLUBGRAPH_WORKERS", 1, 1)
+        _float(env, "CLUBGRAPH_SHUTDOWN_TIMEOUT", 30.0)
+
         sources: list[SourceSettings] = []
         for source, var in URL_VARS.items():
             url = env.get(var, "").strip()
