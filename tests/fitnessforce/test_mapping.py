@@ -86,7 +86,7 @@ def test_invoice_maps_whole_record_with_exact_money_and_embedded_lines() -> None
             InvoiceItemRecord(
                 key=Key(EntityType.INVOICE_ITEM, FF, "101", "10007/7100123/9000001"),
                 invoice_key=key,
-                position=1,
+                position=0,
                 description="Locker rental",
                 kind=InvoiceItemKind.CHARGE,
                 kind_raw="Service",
@@ -100,7 +100,7 @@ def test_invoice_maps_whole_record_with_exact_money_and_embedded_lines() -> None
             InvoiceItemRecord(
                 key=Key(EntityType.INVOICE_ITEM, FF, "101", "10007/7100123/9000002"),
                 invoice_key=key,
-                position=2,
+                position=1,
                 description="Towel service",
                 kind=InvoiceItemKind.UNKNOWN,
                 kind_raw="Laundry",

@@ -307,3 +307,20 @@ def test_a_raw_invoice_sorts_as_its_mapped_record() -> None:
         assert mapping.raw_invoice_key(raw, "1") == record.key
         for field in InvoiceSortField:
             assert mapping.invoice_sort_raw(raw, field) == invoice_sort_value(record, field)
+
+
+def test_a_period_later_is_the_same_day_or_the_month_s_last() -> None:
+    at = datetime(2026, 5, 5, 9, 30, tzinfo=UTC)
+    assert mapping.add_period(at, "MONTHLY") == datetime(2026, 6, 5, 9, 30, tzinfo=UTC)
+    assert mapping.add_period(at, "YEARLY") == datetime(2027, 5, 5, 9, 30, tzinfo=UTC)
+    assert mapping.add_period(datetime(2026, 12, 31, tzinfo=UTC), "MONTHLY") == datetime(
+        2027, 1, 31, tzinfo=UTC
+    )
+    assert mapping.add_period(datetime(2027, 1, 31, tzinfo=UTC), "MONTHLY") == datetime(
+        2027, 2, 28, tzinfo=UTC
+    )
+    assert mapping.add_period(datetime(2028, 2, 29, tzinfo=UTC), "YEARLY") == datetime(
+        2029, 2, 28, tzinfo=UTC
+    )
+    assert mapping.add_period(at, "WEEKLY") == datetime(2026, 5, 12, 9, 30, tzinfo=UTC)
+    assert mapping.add_period(at, "FORTNIGHTLY") is None

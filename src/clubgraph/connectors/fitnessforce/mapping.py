@@ -1,10 +1,8 @@
 """Pure functions from UFP JSON to domain records.
 
-UFP sends amounts as JSON decimal numbers in major units. The JSON decoder hands
-them over as floats; ``repr`` of a float is the shortest decimal that reads back
-as the same float, which is exactly the literal UFP wrote for any amount of up to
-15 significant digits (12.1 stays 12.1), so ``Decimal(repr(x))`` recovers it with
-no binary rounding. No arithmetic ever happens on the float.
+UFP sends amounts as JSON decimal numbers in major units. The connector decodes every
+number with a fraction as an exact ``Decimal`` of the text UFP wrote
+(``http.loads_exact``); amounts are then quantized to the cent.
 """
 
 from __future__ import annotations
@@ -121,6 +119,12 @@ def key_ids(key: Key, parts: int) -> tuple[str, ...] | None:
     return pieces
 
 
+def _position(line_number: object, index: int) -> int:
+    if isinstance(line_number, int) and not isinstance(line_number, bool) and line_number > 0:
+        return line_number - 1
+    return index
+
+
 def map_client(raw: Client, tenant: str) -> ClientRecord:
     """A UFP client as a ClientRecord."""
     first = raw.get("first_name") or None
@@ -138,8 +142,10 @@ def map_client(raw: Client, tenant: str) -> ClientRecord:
     )
 
 
-def map_invoice_item(raw: InvoiceDetail, invoice: Key, currency: str) -> InvoiceItemRecord:
-    """One embedded ``invoice_details`` line as an InvoiceItemRecord."""
+def map_invoice_item(
+    raw: InvoiceDetail, invoice: Key, currency: str, index: int = 0
+) -> InvoiceItemRecord:
+    """One embedded ``invoice_details`` line (the ``index``-th) as an InvoiceItemRecord."""
     kind_raw = raw.get("charge_type")
     client_id, invoice_id = invoice.id.split("/", 1)
     return InvoiceItemRecord(
@@ -150,7 +156,8 @@ def map_invoice_item(raw: InvoiceDetail, invoice: Key, currency: str) -> Invoice
             f"{client_id}/{invoice_id}/{raw['invoice_detail_id']}",
         ),
         invoice_key=invoice,
-        position=raw.get("line_number", 0),
+        # UFP numbers lines from 1; the graph's positions count from 0, as elsewhere.
+        position=_position(raw.get("line_number"), index),
         description=raw.get("charge_name") or "",
         kind=ITEM_KIND.get(kind_raw or "", InvoiceItemKind.UNKNOWN),
         kind_raw=kind_raw,
@@ -224,7 +231,7 @@ def map_invoice(raw: Invoice, tenant: str) -> InvoiceRecord:
             decoded(
                 Source.FITNESSFORCE,
                 f"lines of Invoice {key.id}",
-                lambda _, line: map_invoice_item(line, key, currency),
+                lambda index, line: map_invoice_item(line, key, currency, index),
             ),
         ),
         raw=raw,

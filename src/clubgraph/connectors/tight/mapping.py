@@ -1,10 +1,9 @@
 """Pure functions from Tight's JSON to domain records.
 
 Money: ``totalAmountCents`` is authoritative for the total; every other amount is a
-JSON dollar number. A float's ``repr`` is the shortest text that reads back as the
-same float, i.e. the text the JSON carried for any amount under 16 significant
-digits, so ``Decimal(repr(x))`` recovers it exactly, and rounding to the cent absorbs
-any binary noise a sender may have added (``0.30000000000000004`` reads as 0.30).
+JSON dollar number, decoded as an exact ``Decimal`` of the text Tight wrote
+(``http.loads_exact``) and rounded to the cent (a sender's binary noise such as
+``0.30000000000000004`` reads as 0.30).
 
 The recurring parent of a series is both a Subscription (the plan) and an Invoice
 (it bills the first period itself); its children, and the parent, point to the
@@ -13,6 +12,7 @@ Subscription through ``subscription_key``.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -111,12 +111,10 @@ def add_period(start: datetime, frequency: str) -> datetime | None:
         return None
     months = start.month - 1 + (12 if frequency == "YEARLY" else 1)
     year, month = start.year + months // 12, months % 12 + 1
-    for day in range(start.day, 27, -1):
-        try:
-            return start.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return start.replace(year=year, month=month, day=28)
+    # The same day of the month, or the month's last day when it is shorter (31 Jan ->
+    # 28 Feb, 29 Feb -> 28 Feb the next year).
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
 
 
 # --- keys --------------------------------------------------------------------------
