@@ -1,20 +1,30 @@
-"""Services the tests reach over a real connection: Redis, and a TCP proxy to cut it off.
+"""Services the tests reach over a real connection: Redis, PostgreSQL, and a TCP proxy
+to cut a connection off.
 
 ``redis_url()`` finds a Redis for the tests: ``CLUBGRAPH_TEST_REDIS_URL`` when set, else
 one answering on 127.0.0.1:6379, else a ``redis-server`` started here on a free port
-(``stop_started()`` stops it). With none of these the tests that need Redis are
-skipped, except under CI (``CI=true``), where a missing Redis fails the run.
+(``stop_started()`` stops it). ``database_url()`` finds a PostgreSQL the same way:
+``CLUBGRAPH_TEST_DATABASE_URL``, else postgresql://127.0.0.1:5432/test, else a
+``postgres`` initialised into a temporary directory and started here (stopped when the
+tests end); ``fresh_database()`` gives a test a schema of its own in it, dropped after.
+With none of these the tests that need the service are skipped, except under CI
+(``CI=true``), where a missing service fails the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
 import socket
+import struct
 import subprocess
+import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -69,10 +79,10 @@ def _start_redis(binary: str) -> str:
     raise AssertionError("unreachable")
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str, service: str = "Redis") -> None:
     if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"Redis is required under CI: {reason}", pytrace=False)
-    pytest.skip(f"no Redis for these tests: {reason}")
+        pytest.fail(f"{service} is required under CI: {reason}", pytrace=False)
+    pytest.skip(f"no {service} for these tests: {reason}")
 
 
 def redis_url() -> str:
@@ -102,6 +112,116 @@ def stop_started() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+_database: list[str] = []  # the URL found or started, once per test process
+
+
+def _answers_postgres(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether a PostgreSQL server answers there (its reply to an SSLRequest)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack("!ii", 8, 80877103))
+            return sock.recv(1) in (b"S", b"N")
+    except OSError:
+        return False
+
+
+def _start_postgres(binary: str) -> str:
+    """A ``postgres`` of its own in a temporary directory (as the ``postgres`` user when
+    run as root, which PostgreSQL refuses to run as); stopped at exit."""
+    bindir = os.path.dirname(binary)
+    initdb = shutil.which("initdb", path=bindir) or shutil.which("initdb")
+    if initdb is None:
+        _unavailable(f"{binary} has no initdb beside it", "PostgreSQL")
+    as_user: list[str] = []
+    data = tempfile.mkdtemp(prefix="clubgraph-pg-")
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            _unavailable("running as root without runuser to start postgres", "PostgreSQL")
+        as_user = [str(runuser), "-u", "postgres", "--"]
+        shutil.chown(data, "postgres")
+    subprocess.run(
+        [*as_user, str(initdb), "-D", data, "-A", "trust", "-U", "postgres"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [*as_user, binary, "-D", data, "-p", str(port), "-h", "127.0.0.1", "-k", data],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def stop() -> None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if _answers_postgres("127.0.0.1", port):
+            return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    _unavailable(f"{binary} did not start on port {port}", "PostgreSQL")
+    raise AssertionError("unreachable")
+
+
+def database_url() -> str:
+    """A PostgreSQL URL for the tests (see the module docstring)."""
+    if _database:
+        return _database[0]
+    url = os.environ.get("CLUBGRAPH_TEST_DATABASE_URL", "").strip()
+    if not url and _answers_postgres(PG_HOST, PG_PORT):
+        url = f"postgresql://{PG_HOST}:{PG_PORT}/test"
+    if not url:
+        binary = shutil.which("postgres")
+        if binary is None:
+            _unavailable(
+                f"CLUBGRAPH_TEST_DATABASE_URL is not set, nothing answers on "
+                f"{PG_HOST}:{PG_PORT}, and postgres is not installed",
+                "PostgreSQL",
+            )
+            raise AssertionError("unreachable")
+        url = _start_postgres(binary)
+    _database.append(url)
+    return url
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` whose connections work in ``schema`` (asyncpg passes the query's
+    parameters as server settings)."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, f"search_path={schema}") if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+@contextlib.asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A schema of this test's own in the tests' PostgreSQL (parallel runs never share
+    tables); the URL that works in it. The schema is dropped afterwards."""
+    import asyncpg
+
+    url = database_url()
+    schema = f"clubgraph_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        yield with_schema(url, schema)
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
 
 
 def with_address(url: str, host: str, port: int) -> str:
