@@ -6,7 +6,9 @@ outcome, which every later request with the same key gets back, on any replica. 
 used again for a different request (another operation or other input) is a conflict.
 A claimant holds its key under a lease it renews while it lives: a key whose holder
 died before finishing is taken over by the next request with it, instead of staying
-pending for ever. The keys live in ``storage`` (SQLite by default, see storage/).
+pending for ever. That write is in doubt: if the dead holder had sent it upstream
+already, it runs twice (nothing here can ask the source whether it arrived). The keys
+live in ``storage`` (SQLite by default, see storage/).
 """
 
 from __future__ import annotations
