@@ -18,7 +18,7 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
@@ -35,7 +35,8 @@ from .events.broker import RedisBroker, open_broker
 from .events.hub import EventHub
 from .events.journal import Journal
 from .events.poller import Pollers
-from .guard import Guard
+from .graphiql import GraphiQLPage
+from .guard import STYLE_NONCE, Guard
 from .idempotency import IdempotencyStore
 from .identity import ANONYMOUS, Authenticator, Unauthenticated
 from .loaders import Loaders
@@ -118,12 +119,24 @@ class GraphQLApp(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.state = state
+        # The GraphiQL page and its assets, served from the package (graphiql/).
+        self.ide_page = GraphiQLPage() if ide else None
         self.auth = Authenticator.from_settings(state.settings)
         # Automatic persisted queries, or only the trusted documents of a manifest.
         manifest = state.settings.trusted_documents
         self.persisted = (
             PersistedQueries.from_manifest(manifest) if manifest else PersistedQueries()
         )
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self.ide_page.html if self.ide_page else super().graphql_ide_html
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        if self.ide_page is None:
+            return HTMLResponse(self.graphql_ide_html)
+        # The policy the guard gives this response allows inline styles with this nonce.
+        return HTMLResponse(self.ide_page.render(getattr(request.state, STYLE_NONCE, "")))
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET that names its document by hash (a persisted query) is an operation, not
@@ -439,6 +452,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(lambda: state),
+            *(graphql.ide_page.routes() if graphql.ide_page else []),
         ],
         lifespan=lifespan,
         # CORS, body size, batches, rate limits and security headers (guard.py).

@@ -18,8 +18,9 @@
    ``max_batch`` operations when it is on.
 5. Every response carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
    no-referrer``, ``X-Frame-Options: DENY`` and a Content-Security-Policy (one that
-   lets the GraphiQL page load its scripts in sandbox mode; ``default-src 'none'``
-   otherwise); a response to a POST also ``Cache-Control: no-store``.
+   lets the GraphiQL page load its scripts and styles from this origin alone in sandbox
+   mode; ``default-src 'none'`` otherwise); a response to a POST also ``Cache-Control:
+   no-store``.
 6. An error response that is not JSON (a plain-text 400 of the GraphQL view, a 404, a
    405) is turned into ``{"errors": [{"message", "extensions": {"code"}}]}``; an
    unexpected exception becomes a JSON 500 without any detail.
@@ -33,6 +34,7 @@ import hashlib
 import logging
 import math
 import re
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -56,6 +58,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Identify = Callable[[str], str | None]
 
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The GraphiQL page (sandbox mode) loads everything from this server (graphiql/). The one
+# style element its menus add carries the request's nonce: ``request.state.style_nonce``.
+IDE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+STYLE_NONCE = "style_nonce"
 PREFLIGHT_MAX_AGE_S = 600
 ALLOWED_METHODS = "GET, POST"
 DEFAULT_ALLOWED_HEADERS = "authorization, content-type"
@@ -263,7 +273,8 @@ class _Assets(HTMLParser):
             src = attributes.get("src")
             if src:
                 self.script_origins.add(_origin(src))
-            else:
+            elif not (attributes.get("type") or "").lower().endswith("json"):
+                # A JSON data block is never run: no policy is needed for it.
                 self._text = []
         elif tag == "link" and (attributes.get("rel") or "").lower() == "stylesheet":
             self.style_origins.add(_origin(attributes.get("href") or ""))
@@ -284,23 +295,19 @@ def _origin(url: str) -> str:
 
 
 def ide_csp(html: str) -> str:
-    """A policy for an IDE page: its own scripts (by origin, inline ones by hash) and
-    styles, data: images, requests to this origin only, never framed."""
+    """The IDE page's policy: scripts, styles and requests from this origin only, data:
+    images and fonts, never framed. A page that does not fit it (an asset from another
+    host, an inline script) is refused here, not left for the browser to break."""
     assets = _Assets()
     assets.feed(html)
     assets.close()
-    hashes = [
-        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-        for s in assets.inline
-    ]
-    scripts = " ".join(["'self'", *sorted(assets.script_origins - {"'self'"}), *hashes])
-    styles = " ".join(sorted(assets.style_origins - {"'self'"}))
-    return (
-        f"default-src 'none'; script-src {scripts}; "
-        f"style-src 'self' 'unsafe-inline' {styles}; img-src 'self' data:; "
-        f"font-src 'self' data: {styles}; connect-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ).replace("  ", " ")
+    foreign = sorted((assets.script_origins | assets.style_origins) - {"'self'"})
+    if foreign or assets.inline:
+        raise ValueError(
+            "the IDE page must load its scripts and styles from this origin only: "
+            f"{len(assets.inline)} inline scripts, other hosts {foreign}"
+        )
+    return IDE_CSP
 
 
 # --- the middleware ----------------------------------------------------------------
@@ -313,7 +320,7 @@ class _Disconnected(Exception):
 class Guard:
     """See the module's doc. ``identify`` turns an Authorization header into the caller's
     subject (default: the token's unverified ``sub``); ``ide_html`` is the IDE page
-    served in sandbox mode (its policy is built from it); ``batching`` says whether the
+    served in sandbox mode (checked against its policy); ``batching`` says whether the
     GraphQL view accepts a JSON array of operations."""
 
     def __init__(
@@ -347,7 +354,12 @@ class Guard:
         method: str = scope["method"]
         origin = headers.get("origin")
         started: list[bool] = []
-        send = self._wrap(send, method, origin, started)
+        ide_csp = None
+        if self.ide_csp is not None:
+            nonce = secrets.token_urlsafe(18)
+            scope.setdefault("state", {})[STYLE_NONCE] = nonce
+            ide_csp = self.ide_csp.replace("{nonce}", nonce)
+        send = self._wrap(send, method, origin, started, ide_csp)
         try:
             receive_body = await self._admit(scope, headers, method, origin, receive, send)
             if receive_body is not None:
@@ -536,7 +548,14 @@ class Guard:
 
         return closing
 
-    def _wrap(self, send: Send, method: str, origin: str | None, started: list[bool]) -> Send:
+    def _wrap(
+        self,
+        send: Send,
+        method: str,
+        origin: str | None,
+        started: list[bool],
+        ide_csp: str | None = None,
+    ) -> Send:
         """Headers on every response; a non-JSON error response rewritten as JSON."""
         held: dict[str, Any] = {}
 
@@ -550,7 +569,8 @@ class Guard:
                 if status >= 400 and not media.startswith(_JSON_MEDIA):
                     held.update(status=status, headers=headers, chunks=[])
                     return
-                message = {**message, "headers": self._headers(headers, method, origin, media)}
+                headers = self._headers(headers, method, origin, media, ide_csp)
+                message = {**message, "headers": headers}
             elif kind == "http.response.body" and held:
                 held["chunks"].append(message.get("body", b""))
                 if message.get("more_body", False):
@@ -583,9 +603,10 @@ class Guard:
         method: str,
         origin: str | None,
         media: str,
+        ide_csp: str | None = None,
     ) -> list[tuple[bytes, bytes]]:
         present = {k.lower() for k, _ in headers}
-        csp = self.ide_csp if self.ide_csp and media.startswith("text/html") else STRICT_CSP
+        csp = ide_csp if ide_csp and media.startswith("text/html") else STRICT_CSP
         wanted = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
@@ -628,6 +649,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 __all__ = [
+    "STYLE_NONCE",
     "Guard",
     "MemoryRateLimiter",
     "RateLimiter",
