@@ -40,6 +40,9 @@ from .guard import STYLE_NONCE, Guard
 from .idempotency import IdempotencyStore
 from .identity import ANONYMOUS, Authenticator, Unauthenticated
 from .loaders import Loaders
+from .observability import Telemetry
+from .observability.logs import RequestIds
+from .observability.logs import install as install_logging
 from .persisted import PersistedQueries, PersistedQueryError
 from .resilience import Breakers, BreakerState, current_breakers, set_deadline
 from .sandbox.runner import RunningSandbox, start_sandbox
@@ -71,6 +74,8 @@ class AppState:
     # Announced changes: the webhook journal, the broker, subscribers (None until open).
     events: EventHub | None = None
     pollers: Pollers | None = None
+    # Traces, metrics (observability/); create_app sets the settings' own.
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
 
 def _raw_number(value: object) -> object:
@@ -203,7 +208,11 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(
             settings=self.state.settings,
             connectors=self.state.connectors,
-            loaders=Loaders(self.state.connectors, cache=self.state.cache),
+            loaders=Loaders(
+                self.state.connectors,
+                cache=self.state.cache,
+                telemetry=self.state.telemetry.hooks,
+            ),
             idempotency=self.state.idempotency,
             cache=self.state.cache,
             request=request,
@@ -318,6 +327,7 @@ async def _open(state: AppState) -> None:
             clubcollect_index=index,
             settings=settings,
             breaker=state.breakers.get(cfg.source.value),
+            telemetry=state.telemetry.hooks,
         )
     # Keys and journal in PostgreSQL when configured (shared by replicas), else SQLite.
     # Like the index, those of the embedded sandbox must not outlive it.
@@ -330,6 +340,8 @@ async def _open(state: AppState) -> None:
     state.cache = await open_cache(
         settings, sources, state.connectors, namespace=state.cache_namespace
     )
+    if state.cache is not None:
+        state.cache.on_lookups = state.telemetry.cache_lookups
     await asyncio.gather(*(c.start() for c in state.connectors.values()))
     # The journal shares the keys' storage (for the embedded sandbox, in memory).
     state.events = EventHub(
@@ -415,14 +427,28 @@ def _subject_of(auth: Authenticator) -> Callable[[str], str | None]:
     return subject
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the application; upstream sessions open and close with its lifespan."""
+def create_app(
+    settings: Settings | None = None, *, telemetry: Telemetry | None = None
+) -> Starlette:
+    """Build the application; upstream sessions open and close with its lifespan.
+    ``telemetry`` replaces what the settings ask for (a test's in-memory span exporter)."""
     state = AppState(settings or Settings.from_env())
-    schema = build_schema(compiled=state.settings.compiled_execution, settings=state.settings)
+    state.telemetry = telemetry or Telemetry.from_settings(state.settings)
+    state.telemetry.watch(
+        lambda: ((s.value, state.breakers.get(s.value).state) for s in state.connectors),
+        lambda: state.events.broker.subscribers if state.events is not None else 0,
+    )
+    schema = build_schema(
+        compiled=state.settings.compiled_execution,
+        settings=state.settings,
+        telemetry=state.telemetry,
+    )
     graphql = GraphQLApp(schema, state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
+        # Redacted (and JSON) log lines from here on: uvicorn has set up its logging.
+        restore_logging = install_logging(state.settings.log_format)
         await _open(state)
         assert state.events is not None
         restore_signals = drain_on_signals(state.events.broker.drain)
@@ -438,6 +464,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             restore_signals()
             await _close(state)
+            await state.telemetry.close()
+            restore_logging()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -452,18 +480,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(lambda: state),
+            *state.telemetry.routes(),
             *(graphql.ide_page.routes() if graphql.ide_page else []),
         ],
         lifespan=lifespan,
         # CORS, body size, batches, rate limits and security headers (guard.py).
         middleware=[
+            # Outermost: every answer, the guard's refusals too, has its X-Request-ID.
+            Middleware(RequestIds),
             Middleware(
                 Guard,
                 settings=state.settings,
                 identify=_subject_of(graphql.auth),
                 ide_html=graphql.graphql_ide_html if graphql.graphql_ide else None,
                 batching=schema.config.batching_config is not None,
-            )
+            ),
         ],
     )
     app.state.clubgraph = state

@@ -552,6 +552,8 @@ class Cache:
         self.ttls = dict(ttls)
         self.upstreams = dict(upstreams or {})
         self.namespace = namespace
+        # Told how many records read by key were found and not (metrics); None: nobody is.
+        self.on_lookups: Callable[[int, int], None] | None = None
 
     def ttl(self, kind: str) -> float:
         return self.ttls.get(kind, 0.0)
@@ -598,6 +600,8 @@ class Cache:
                 found[key] = self.backend.codec.loads(blob)
             except ValueError as exc:
                 log.debug("cache entry for %s ignored: %s", key, exc)
+        if self.on_lookups is not None:
+            self.on_lookups(len(found), len(wanted) - len(found))
         return found
 
     async def put_records(self, scope: str, records: Iterable[tuple[Key, Any]]) -> None:

@@ -53,6 +53,22 @@ class UpstreamError(Exception):
         codes = f" [{', '.join(d.code for d in self.details)}]" if self.details else ""
         return f"{self.source}{where}{status}: {self.message}{codes}"
 
+    def for_log(self) -> str:
+        """``str(self)`` without the source's own messages, which may quote what was sent
+        (a name, an email address): its error codes and fields say what went wrong."""
+        if not self.details:
+            return str(self)
+        where = f" {self.method} {self.url}" if self.method else ""
+        status = f" -> {self.status}" if self.status is not None else ""
+        codes = ", ".join(d.code + (f" ({d.field})" if d.field else "") for d in self.details)
+        return f"{self.source}{where}{status}: [{codes}]"
+
+
+def for_log(error: BaseException) -> str:
+    """An exception as a log line shows it (an upstream error without the source's
+    messages)."""
+    return error.for_log() if isinstance(error, UpstreamError) else str(error)
+
 
 class UpstreamNotFound(UpstreamError):
     code = "NOT_FOUND"

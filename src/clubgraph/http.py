@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -34,6 +34,9 @@ from .resilience import (
     time_left,
 )
 from .trace import current_trace
+
+if TYPE_CHECKING:
+    from .observability import UpstreamCall
 
 Params = Mapping[str, str | int]
 ErrorParser = Callable[[int, Any], Sequence[SourceErrorDetail]]
@@ -167,6 +170,7 @@ class UpstreamHTTP:
         authenticate: bool = True,
         auth: Auth | None = None,
         idempotent: bool | None = None,
+        route: str | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (or text), raising on non-2xx.
 
@@ -177,14 +181,47 @@ class UpstreamHTTP:
         failed to connect, timed out, or got 429/502/503/504 is tried again, up to the
         policy's retries, after a jittered backoff or the ``Retry-After`` the upstream
         asked for; a write never is (its idempotency key guards a replay at a higher level).
+
+        ``route`` names the path's template for traces (``/companies/{company_id}``) where
+        the path's ids do not look like ids; by default they are found by their look.
         """
+        telemetry = self.policy.telemetry
+        if telemetry is None:
+            return await self._retried(
+                method, path, params, json, form, headers, authenticate, auth, idempotent, None
+            )
+        call = telemetry.upstream_call(self.source, method, path, self.base_url, route)
+        try:
+            body = await self._retried(
+                method, path, params, json, form, headers, authenticate, auth, idempotent, call
+            )
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return body
+
+    async def _retried(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticate: bool,
+        auth: Auth | None,
+        idempotent: bool | None,
+        call: UpstreamCall | None,
+    ) -> Any:
+        """``request``'s tries: the first, and the retries a failed read is worth."""
         retryable = is_idempotent(method) if idempotent is None else idempotent
         retries = self.policy.retries if retryable else 0
         attempt = 0
         while True:
             try:
                 return await self._authenticated(
-                    method, path, params, json, form, headers, authenticate, auth or self.auth
+                    method, path, params, json, form, headers, authenticate, auth or self.auth, call
                 )
             except _Retry as failed:
                 if attempt >= retries:
@@ -198,6 +235,8 @@ class UpstreamHTTP:
                 if left is not None and wait >= left:
                     raise failed.error from None  # no try could finish in time
                 attempt += 1
+                if call is not None:
+                    call.retries = attempt
                 await asyncio.sleep(wait)
 
     async def _authenticated(
@@ -210,6 +249,7 @@ class UpstreamHTTP:
         headers: Mapping[str, str] | None,
         authenticate: bool,
         scheme: Auth,
+        call: UpstreamCall | None = None,
     ) -> Any:
         """One try, replayed once with a fresh token when the token was refused."""
         for replay in (False, True):
@@ -217,7 +257,12 @@ class UpstreamHTTP:
             prm: dict[str, str | int] = dict(params or {})
             if authenticate:
                 await scheme.apply(self, hdrs, prm)
+            if call is not None:
+                call.inject(hdrs)
+                call.status = None
             answer = await self._attempt(method, path, prm, json, form, hdrs)
+            if call is not None:
+                call.status = answer.status
             if answer.status == 401 and authenticate and not replay:
                 scheme.invalidate(hdrs)
                 continue

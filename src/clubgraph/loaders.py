@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -33,6 +33,9 @@ from .domain import (
     SubscriptionRecord,
 )
 from .identity import DEMO_STAFF, Principal
+
+if TYPE_CHECKING:
+    from .observability import Telemetry
 
 R = TypeVar("R")
 Fetch = Callable[[Connector, Sequence[Key]], Awaitable[Sequence[Any]]]
@@ -51,6 +54,7 @@ class Loaders:
         *,
         cache: Cache | None = None,
         scope: str = "anonymous",
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.connectors = connectors
         # Who is asking: a record outside its scope loads as absent (the Context sets it).
@@ -122,6 +126,11 @@ class Loaders:
         self.clients_by_email: DataLoader[str, Sequence[ClientRecord]] = DataLoader(
             self._find_by_email
         )
+        if telemetry is not None:
+            # Every batch measured (its size) and traced (``loader.batch``), by loader name.
+            for name, loader in vars(self).items():
+                if isinstance(loader, DataLoader):
+                    loader.batch_load_fn = telemetry.loader_batch(name, loader.batch_load_fn)
 
     # --- priming ------------------------------------------------------------------
 

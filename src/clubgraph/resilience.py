@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from .errors import UpstreamTimeout, UpstreamUnavailable
 
 if TYPE_CHECKING:
+    from .observability import Telemetry
     from .settings import Settings, SourceSettings
 
 Clock = Callable[[], float]
@@ -286,10 +287,16 @@ class CallPolicy:
     retry_max_delay_s: float = 2.0
     # None: the client makes its own breaker with the default thresholds.
     breaker: CircuitBreaker | None = None
+    # Told of every call (spans, metrics); None: nothing is.
+    telemetry: Telemetry | None = None
 
     @classmethod
     def for_source(
-        cls, settings: Settings, source: SourceSettings, breaker: CircuitBreaker | None = None
+        cls,
+        settings: Settings,
+        source: SourceSettings,
+        breaker: CircuitBreaker | None = None,
+        telemetry: Telemetry | None = None,
     ) -> CallPolicy:
         """The policy of one configured source: its own timeouts where it has them."""
         return cls(
@@ -311,4 +318,5 @@ class CallPolicy:
                 if breaker is None
                 else breaker
             ),
+            telemetry=telemetry,
         )

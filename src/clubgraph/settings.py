@@ -141,6 +141,16 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     return value
 
 
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) URL."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.startswith(("http://", "https://")):
+        return _fail(env, f"{name}={value!r} must be an http(s) URL", default)
+    return value
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list (blanks dropped)."""
     return tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
@@ -270,6 +280,16 @@ class Settings:
     poll_interval_s: float = 0.0
     # Where the sandbox (embedded) posts its webhooks: this server's own base URL.
     webhook_base_url: str | None = None
+    # --- observability (observability/) ---
+    # Traces: "none" (off: no span is made), "console", or "otlp" (OTLP over HTTP to
+    # otel_endpoint), under the service name otel_service_name.
+    otel_exporter: str = "none"
+    otel_endpoint: str = "http://localhost:4318/v1/traces"
+    otel_service_name: str = "clubgraph"
+    # GET /metrics in the Prometheus text format (for the scraper, not the public).
+    metrics_enabled: bool = True
+    # Log lines as "text" (the format the process set) or "json" (one object a line).
+    log_format: str = "text"
 
     @property
     def embedded_sandbox(self) -> bool:
@@ -377,6 +397,13 @@ class Settings:
             webhook_tolerance_s=_float(env, "CLUBGRAPH_WEBHOOK_TOLERANCE", 300.0, 1.0),
             poll_interval_s=_float(env, "CLUBGRAPH_POLL_INTERVAL", 30.0),
             webhook_base_url=env.get("CLUBGRAPH_WEBHOOK_BASE_URL", "").strip() or None,
+            # --- observability ---
+            otel_exporter=_choice(env, "CLUBGRAPH_OTEL_EXPORTER", ("none", "console", "otlp"))
+            or "none",
+            otel_endpoint=_url(env, "CLUBGRAPH_OTEL_ENDPOINT", "http://localhost:4318/v1/traces"),
+            otel_service_name=env.get("CLUBGRAPH_OTEL_SERVICE_NAME", "").strip() or "clubgraph",
+            metrics_enabled=_bool(env, "CLUBGRAPH_METRICS", True),
+            log_format=_choice(env, "CLUBGRAPH_LOG_FORMAT", ("text", "json")) or "text",
         )
 
 

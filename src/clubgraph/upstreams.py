@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .connectors.base import Connector
 from .connectors.clubcollect import DEV_CREDENTIALS as CLUBCOLLECT_DEV
@@ -18,6 +18,9 @@ from .connectors.timetap import TimeTapConnector, TimeTapCredentials
 from .domain import Source
 from .resilience import CallPolicy, CircuitBreaker
 from .settings import Settings, SourceSettings
+
+if TYPE_CHECKING:
+    from .observability import Telemetry
 
 log = logging.getLogger("clubgraph")
 
@@ -41,12 +44,14 @@ def build_connector(
     clubcollect_index: str = ":memory:",
     settings: Settings | None = None,
     breaker: CircuitBreaker | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Connector:
     """A connector for one configured source; development credentials when none are set.
 
     Its calls follow ``settings`` (timeouts, retries, breaker thresholds; the defaults
     when None), with the source's own timeouts where ``cfg`` has them. ``breaker`` is
-    the source's breaker when the caller keeps it (the server does, to report on it).
+    the source's breaker when the caller keeps it (the server does, to report on it);
+    ``telemetry`` is told of every upstream call.
     """
     connector_cls, _, dev = _CONNECTORS[cfg.source]
     credentials = cfg.credentials
@@ -58,7 +63,7 @@ def build_connector(
         )
     if credentials is None:
         credentials = dev
-    policy = CallPolicy.for_source(settings or Settings(), cfg, breaker)
+    policy = CallPolicy.for_source(settings or Settings(), cfg, breaker, telemetry)
     # Each connector pages with its upstream's largest page unless told otherwise.
     if cfg.source is Source.CLUBCOLLECT:
         return ClubCollectConnector(

@@ -34,6 +34,7 @@ from ..connectors.base import (
     SubscriptionFilter,
 )
 from ..domain import InvoiceRecord, Key, Money, Source, SubscriptionRecord
+from ..errors import for_log
 from .hub import EventHub
 from .model import Change, ChangeEvent, EventKind
 
@@ -202,6 +203,6 @@ class Pollers:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # an upstream down now is polled again next round
-                log.warning("polling %s failed: %s", poller.source.value, exc)
+                log.warning("polling %s failed: %s", poller.source.value, for_log(exc))
             # A little jitter, so that sources and replicas do not all poll at once.
             await asyncio.sleep(self.interval_s * random.uniform(0.9, 1.1))

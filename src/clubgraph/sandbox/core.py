@@ -94,6 +94,8 @@ class RequestLog:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 # The kind of the fault injected into this request, if any.
                 "fault": fault,
+                # The trace the caller propagated (W3C Trace Context), if any.
+                "traceparent": request.headers.get("traceparent"),
             }
         )
 

@@ -23,6 +23,8 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.fields.resolver import StrawberryResolver
 
+from ..observability import Telemetry
+from ..observability.operation import OperationTelemetry
 from ..settings import Settings
 from .client import Client
 from .errors import BadInput, CodedErrors
@@ -120,11 +122,19 @@ class Schema(strawberry.federation.Schema):
         return None
 
 
-def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    *,
+    compiled: bool = True,
+    settings: Settings | None = None,
+    telemetry: Telemetry | None = None,
+) -> strawberry.Schema:
     """The clubgraph schema with its extensions; ``compiled`` runs queries on the
     compiled executor (``execution.py``), else all on graphql-core's. ``settings``
-    give the query limits and the mode (``schema/limits.py``); the defaults without."""
+    give the query limits and the mode (``schema/limits.py``); the defaults without.
+    ``telemetry`` traces and counts every operation and names it in the logs."""
     settings = settings or Settings()
+    # First: its operation hook ends last, once the others have coded the errors.
+    observed = [OperationTelemetry.factory(telemetry)] if telemetry is not None else []
     # `Subscription` names the entity (a membership or recurring plan); the root
     # operation type for GraphQL subscriptions, when there is one, is `SubscriptionRoot`.
     schema = Schema(
@@ -136,6 +146,7 @@ def build_schema(*, compiled: bool = True, settings: Settings | None = None) -> 
         types=[Client, Invoice, InvoiceItem, Subscription],
         # Parsed and validated documents are cached: clients repeat the same operations.
         extensions=[
+            *observed,
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             # Depth, aliases, tokens, cost and introspection, before any resolver runs.

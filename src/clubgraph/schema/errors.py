@@ -39,7 +39,7 @@ def _coded(error: GraphQLError) -> GraphQLError:
     if isinstance(original, UpstreamNotFound):
         message, ext = "Not found upstream", {"code": "NOT_FOUND", "source": original.source}
     elif isinstance(original, UpstreamError):
-        log.warning("upstream error: %s", original)
+        log.warning("upstream error: %s", original.for_log())
         message = f"The {original.source} source failed ({original.code})"
         ext = {"code": original.code, "source": original.source}
     elif isinstance(original, InvalidGlobalId | InvalidCursor | InvalidPaging):

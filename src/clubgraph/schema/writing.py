@@ -22,7 +22,7 @@ from ..commands import (
 )
 from ..connectors.base import Connector
 from ..domain import EntityType, Key, Source
-from ..errors import UpstreamError, UpstreamNotFound
+from ..errors import UpstreamError, UpstreamNotFound, for_log
 from ..idempotency import ClaimState, fingerprint
 from .node import Ctx
 
@@ -189,7 +189,7 @@ async def run_write(
     except WriteRejected as exc:
         outcome = Outcome(errors=list(exc.errors))
     except PartialWrite as exc:
-        log.error("partial write in %s: %s (cause: %s)", operation, exc, exc.cause)
+        log.error("partial write in %s: %s (cause: %s)", operation, exc, for_log(exc.cause))
         names = ", ".join(ids.encode(k) for k in exc.created)
         # The connector's message says what remains; add the IDs a client can look up.
         message = f"{exc}. It exists upstream now: {names}." if names else f"{exc}."
@@ -201,7 +201,7 @@ async def run_write(
     except UpstreamError as exc:
         # Nothing is known to be written: give the key back so a retry runs afresh.
         await store.release(scope, idempotency_key)
-        log.warning("write %s failed upstream: %s", operation, exc)
+        log.warning("write %s failed upstream: %s", operation, exc.for_log())
         return Outcome(
             errors=[
                 UserError(

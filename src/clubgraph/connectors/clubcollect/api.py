@@ -119,7 +119,11 @@ class ClubCollectAPI:
         return cast(CompanyListJSON, body)
 
     async def company(self, company_id: str) -> CompanyJSON:
-        return cast(CompanyJSON, await self.http.request("GET", f"{PREFIX}/companies/{company_id}"))
+        # Company ids are words (``cmp_amsterdam_hc``): traces are told the route.
+        body = await self.http.request(
+            "GET", f"{PREFIX}/companies/{company_id}", route=f"{PREFIX}/companies/{{company_id}}"
+        )
+        return cast(CompanyJSON, body)
 
     async def imports_page(self, company_id: str, page: int, size: int) -> ImportListJSON:
         """One page of a company's imports, oldest first (1-based page)."""
@@ -127,6 +131,7 @@ class ClubCollectAPI:
             "GET",
             f"{PREFIX}/companies/{company_id}/imports",
             params={"page_number": page, "page_size": size},
+            route=f"{PREFIX}/companies/{{company_id}}/imports",
         )
         return cast(ImportListJSON, body)
 
