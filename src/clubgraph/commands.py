@@ -57,8 +57,16 @@ class ErrorCode(str, Enum):
     PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"  # ClubCollect: a payment is under way
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the key was used for another request
     IN_PROGRESS = "IN_PROGRESS"  # the same key's first request has not finished
+    # The key's first request stopped mid-write and the source cannot tell whether the
+    # write arrived: not written again; check the source before using a new key.
+    IN_DOUBT = "IN_DOUBT"
     UPSTREAM_FAILED = "UPSTREAM_FAILED"  # the source failed; nothing is known to be lost
     UNKNOWN = "UNKNOWN"  # the source refused with a code this server does not know
+
+
+class WriteNotTraceable(Exception):
+    """The source keeps no mark of who wrote what: a write cut off midway cannot be
+    looked for there."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,11 @@ outcome, which every later request with the same key gets back, on any replica. 
 used again for a different request (another operation or other input) is a conflict.
 A claimant holds its key under a lease it renews while it lives: a key whose holder
 died before finishing is taken over by the next request with it, instead of staying
-pending for ever. That write is in doubt: if the dead holder had sent it upstream
-already, it runs twice (nothing here can ask the source whether it arrived). The keys
-live in ``storage`` (SQLite by default, see storage/).
+pending for ever. That write is in doubt (the dead holder may have sent it): the new
+holder looks for it at the source, by the marker every write carries
+(``write_marker``), where the source keeps one, and otherwise answers that it is in
+doubt rather than write twice. The keys live in ``storage`` (SQLite by default, see
+storage/).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import hashlib
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -31,6 +34,9 @@ class ClaimState(str, Enum):
     NEW = "NEW"  # this request owns the key: run the write, then complete or release
     DONE = "DONE"  # an earlier request finished: ``result`` is its outcome
     PENDING = "PENDING"  # an earlier request with this key is still running
+    # This request owns a key whose first holder died mid-write: that write may have
+    # reached the source. Look for it there before writing (or say it is in doubt).
+    IN_DOUBT = "IN_DOUBT"
     CONFLICT = "CONFLICT"  # the key was used for a different request
 
 
@@ -114,7 +120,7 @@ class IdempotencyStore:
                 scope, key, self.owner, now + self._lease, now
             ):
                 self._held += 1
-                return Claim(ClaimState.NEW)
+                return Claim(ClaimState.IN_DOUBT)
             if time.monotonic() >= deadline:
                 return Claim(ClaimState.PENDING)
             await asyncio.sleep(0.05)
@@ -124,7 +130,24 @@ class IdempotencyStore:
         self._held -= 1
         await self.storage.complete_key(scope, key, orjson.dumps(result))
 
+    async def reopen(self, scope: str, key: str) -> None:
+        """Give up an in-doubt key without settling it: the next request with it takes
+        it over and looks again (a failed look must not become an answer)."""
+        self._held -= 1
+        await self.storage.expire_key(scope, key)
+
     async def release(self, scope: str, key: str) -> None:
         """Give the key up after a failure that wrote nothing: a retry runs afresh."""
         self._held -= 1
         await self.storage.release_key(scope, key)
+
+
+# The marker of the write being run now, for the connector to leave at the source.
+current_write_marker: ContextVar[str | None] = ContextVar("clubgraph_write_marker", default=None)
+
+
+def write_marker(scope: str, key: str) -> str:
+    """The mark a write guarded by ``key`` leaves at the source, where the source has a
+    field for the partner's own id (Tight's ``apiInvoiceId``): how a write whose holder
+    died is found again. It names the key without revealing it."""
+    return "cg-" + hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()[:29]

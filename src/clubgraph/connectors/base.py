@@ -28,6 +28,7 @@ from ..commands import (
     NotSupported,
     SubscriptionCommand,
     UpdateInvoice,
+    WriteNotTraceable,
     WriteResult,
 )
 from ..domain import (
@@ -298,6 +299,12 @@ class Connector(abc.ABC):
         self, subscription_keys: Sequence[Key]
     ) -> Sequence[Sequence[InvoiceRecord]]:
         """Invoices billed under each subscription, newest first."""
+
+    async def find_created_invoice(self, cmd: CreateInvoice, marker: str) -> WriteResult | None:
+        """The invoice an earlier attempt of ``cmd`` created, found by the ``marker`` it
+        left (``idempotency.write_marker``), or None when it created none;
+        ``WriteNotTraceable`` where the source keeps no such mark."""
+        raise WriteNotTraceable(self.source.value)
 
     def embedded_client(self, invoice: InvoiceRecord) -> ClientRecord | None:
         """The client record an invoice response carried in full, if any (for priming)."""

@@ -779,4 +779,5 @@ async def _create_invoice(info: Ctx, input: CreateInvoiceInput) -> Outcome:
         idempotency_key=input.idempotency_key,
         request=_request(input),
         write=lambda c: c.create_invoice(command),
+        recover=lambda c, marker: c.find_created_invoice(command, marker),
     )

@@ -17,13 +17,14 @@ from ..commands import (
     ErrorCode,
     PartialWrite,
     UserError,
+    WriteNotTraceable,
     WriteRejected,
     WriteResult,
 )
 from ..connectors.base import Connector
 from ..domain import EntityType, Key, Source
 from ..errors import UpstreamError, UpstreamNotFound, for_log
-from ..idempotency import ClaimState, fingerprint
+from ..idempotency import ClaimState, current_write_marker, fingerprint, write_marker
 from .node import Ctx
 
 log = logging.getLogger("clubgraph")
@@ -41,7 +42,10 @@ strawberry.enum(
         "INVALID_STATE: not possible in the entity's current state. ALREADY_DONE: it "
         "already happened. PAYMENT_IN_PROGRESS: wait for the payment. IDEMPOTENCY_CONFLICT: "
         "the key was used for another request. IN_PROGRESS: the first request with this "
-        "key has not finished; retry. UPSTREAM_FAILED: the source failed; see the message. "
+        "key has not finished; retry. IN_DOUBT: the first request with this key stopped in "
+        "the middle of its write and the source cannot tell whether it arrived: it is not "
+        "written again; look at the source before retrying with a new key. "
+        "UPSTREAM_FAILED: the source failed; see the message. "
         "UNKNOWN: the source refused with a code not known here; see `sourceCode`."
     ),
 )
@@ -142,6 +146,8 @@ def target(info: Ctx, global_id: str, expected: EntityType, path: str) -> Key | 
 
 
 Write = Callable[[Connector], Awaitable[WriteResult]]
+# What a write left at the source, found by its marker (None: nothing).
+Recover = Callable[[Connector, str], Awaitable[WriteResult | None]]
 
 
 async def run_write(
@@ -153,8 +159,11 @@ async def run_write(
     idempotency_key: str,
     request: Any,
     write: Write,
+    recover: Recover | None = None,
 ) -> Outcome:
-    """Run one write once per idempotency key, with its errors as data."""
+    """Run one write once per idempotency key, with its errors as data. ``recover``
+    finds the write by its marker at the source, for a key whose first holder died
+    mid-write; without it such a key is answered IN_DOUBT, never written twice."""
     context = info.context
     if context.principal.is_member:
         return refused(ErrorCode.FORBIDDEN, "Members cannot change billing records.")
@@ -184,6 +193,14 @@ async def run_write(
             "The first request with this idempotency key has not finished; retry shortly.",
             "idempotency_key",
         )
+    marker = write_marker(scope, idempotency_key)
+    if claim.state is ClaimState.IN_DOUBT:
+        found = await _recover(store, scope, idempotency_key, connector, marker, recover)
+        if isinstance(found, Outcome):
+            return found
+        if found is not None:
+            return await _written(context, store, scope, idempotency_key, found)
+    token = current_write_marker.set(marker)
     try:
         result = await write(connector)
     except WriteRejected as exc:
@@ -217,24 +234,71 @@ async def run_write(
         await store.release(scope, idempotency_key)
         raise
     else:
-        outcome = Outcome(
-            invoice=_key(result.invoice),
-            item=_key(result.item),
-            subscription=_key(result.subscription),
-            removed=result.removed,
-            channels=[
-                {
-                    "channel": c.channel.value,
-                    "success": c.success,
-                    "error": None if c.error is None else _dump_error(c.error),
-                }
-                for c in result.channels
-            ],
-            result=result,
-        )
-        context.loaders.wrote(result)
+        return await _written(context, store, scope, idempotency_key, result)
+    finally:
+        current_write_marker.reset(token)
     await store.complete(scope, idempotency_key, outcome.dump())
     return outcome
+
+
+async def _written(
+    context: Any, store: Any, scope: str, idempotency_key: str, result: WriteResult
+) -> Outcome:
+    """The outcome of a write that happened, stored as the key's answer."""
+    outcome = Outcome(
+        invoice=_key(result.invoice),
+        item=_key(result.item),
+        subscription=_key(result.subscription),
+        removed=result.removed,
+        channels=[
+            {
+                "channel": c.channel.value,
+                "success": c.success,
+                "error": None if c.error is None else _dump_error(c.error),
+            }
+            for c in result.channels
+        ],
+        result=result,
+    )
+    context.loaders.wrote(result)
+    await store.complete(scope, idempotency_key, outcome.dump())
+    return outcome
+
+
+async def _recover(
+    store: Any,
+    scope: str,
+    idempotency_key: str,
+    connector: Connector,
+    marker: str,
+    recover: Recover | None,
+) -> WriteResult | Outcome | None:
+    """For a key taken over from a holder that died mid-write: what that write left at
+    the source (a WriteResult), None when it left nothing (write now), or the answer to
+    give when it cannot be known (IN_DOUBT, stored) or looked for now (UPSTREAM_FAILED,
+    and the next request with the key looks again)."""
+    if recover is None:
+        outcome = refused(
+            ErrorCode.IN_DOUBT,
+            "The first request with this idempotency key stopped in the middle of its write, "
+            "and this source cannot tell whether the write arrived; it is not written again. "
+            "Look at the source before retrying with a new key.",
+            "idempotency_key",
+        )
+        await store.complete(scope, idempotency_key, outcome.dump())
+        return outcome
+    try:
+        return await recover(connector, marker)
+    except WriteNotTraceable:
+        return await _recover(store, scope, idempotency_key, connector, marker, None)
+    except UpstreamError as exc:
+        await store.reopen(scope, idempotency_key)
+        log.warning("looking for an in-doubt write failed upstream: %s", exc.for_log())
+        return refused(
+            ErrorCode.UPSTREAM_FAILED,
+            f"The {exc.source} source failed ({exc.code}) while looking for the first "
+            "request's write; retry with the same key.",
+        )
 
 
 def _dump_error(error: UserError) -> list[Any]:

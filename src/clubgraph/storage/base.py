@@ -75,6 +75,10 @@ class Storage(Protocol):
     async def release_key(self, scope: str, key: str) -> None:
         """Forget a pending key (its write failed and wrote nothing)."""
 
+    async def expire_key(self, scope: str, key: str) -> None:
+        """End a pending key's lease now: the next request with it takes it over (still
+        in doubt), instead of waiting while this process renews it."""
+
     async def renew_leases(self, owner: str, lease_until: float) -> None:
         """Extend the leases of every key ``owner`` holds pending (it is alive)."""
 

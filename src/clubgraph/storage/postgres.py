@@ -181,6 +181,14 @@ class PostgresStorage:
             key,
         )
 
+    async def expire_key(self, scope: str, key: str) -> None:
+        await self.pool.execute(
+            "UPDATE idempotency SET lease_until = 0, owner = ''"
+            " WHERE scope = $1 AND key = $2 AND state = 'pending'",
+            scope,
+            key,
+        )
+
     async def renew_leases(self, owner: str, lease_until: float) -> None:
         await self.pool.execute(
             "UPDATE idempotency SET lease_until = $1 WHERE owner = $2 AND state = 'pending'",

@@ -208,6 +208,14 @@ class SQLiteStorage:
             key,
         )
 
+    async def expire_key(self, scope: str, key: str) -> None:
+        await self._exec(
+            "UPDATE idempotency SET lease_until = 0, owner = ''"
+            " WHERE scope = ? AND key = ? AND state = 'pending'",
+            scope,
+            key,
+        )
+
     async def renew_leases(self, owner: str, lease_until: float) -> None:
         await self._exec(
             "UPDATE idempotency SET lease_until = ? WHERE owner = ? AND state = 'pending'",

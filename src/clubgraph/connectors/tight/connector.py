@@ -311,6 +311,20 @@ class TightConnector(Connector):
         raw = await writes.create(self.http, cmd)
         return WriteResult(invoice=mapping.map_invoice(raw, cmd.client.tenant))
 
+    async def find_created_invoice(self, cmd: CreateInvoice, marker: str) -> WriteResult | None:
+        """The invoice of ``cmd``'s client that carries ``marker`` as its
+        ``apiInvoiceId`` (sent, when ``cmd`` sends it and it stayed a draft)."""
+        if cmd.client is None or not cmd.client.id.isdigit():
+            return None
+        params: dict[str, str | int] = {"clientId": cmd.client.id, "sort": "date"}
+        found = [r for r in await self._all(INVOICES, params) if r.get("apiInvoiceId") == marker]
+        if not found:
+            return None
+        raw = found[0]
+        if cmd.send and raw.get("status") == "DRAFT":
+            raw = await writes.call(self.http, "POST", writes.SEND, {"id": raw["id"]})
+        return WriteResult(invoice=mapping.map_invoice(raw, cmd.client.tenant))
+
     async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
         """Change a draft's due date, note, number or email (``INVALID_STATE`` once sent)."""
         rules.raise_if(rules.check_update(cmd))

@@ -13,6 +13,7 @@ from ...commands import CreateInvoice, LineInput, PartialWrite, UpdateInvoice, W
 from ...domain import Key
 from ...errors import UpstreamBadResponse, UpstreamError
 from ...http import UpstreamHTTP
+from ...idempotency import current_write_marker
 from . import mapping
 from .rejections import rejection
 from .rules import invoice_number, json_number
@@ -85,6 +86,11 @@ def create_body(cmd: CreateInvoice) -> dict[str, Any]:
     if cmd.custom_json is not None:
         # Sent as the JSON text given, so its length upstream is the length checked here.
         body["customData"] = cmd.custom_json
+    marker = current_write_marker.get()
+    if marker is not None:
+        # Documented: "Id of the invoice record in your DB". Ours is the idempotency key's
+        # record: a create cut off midway is found again by it (``find_created``).
+        body["apiInvoiceId"] = marker
     return body
 
 
