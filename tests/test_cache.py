@@ -607,7 +607,9 @@ async def test_an_unreachable_redis_means_no_caching_and_no_errors(
 ) -> None:
     closed = f"redis://127.0.0.1:{services.free_port()}/0"
     with caplog.at_level("WARNING", logger="clubgraph.cache"):
-        async with _server(sandbox, RUN_NAMESPACE, redis_url=closed) as (graph, state):
+        async with _server(
+            sandbox, RUN_NAMESPACE, redis_url=closed, rate_limit_per_minute=1000
+        ) as (graph, state):
             wanted = await _sample_ids(graph)
             counts = []
             for _ in range(3):
@@ -621,6 +623,15 @@ async def test_an_unreachable_redis_means_no_caching_and_no_errors(
             assert state.cache is not None
             assert isinstance(state.cache.backend, RedisBackend)
             assert not state.cache.backend.available
+            # Still ready (every part runs on local behaviour), and saying so.
+            async with graph.http.get(graph.url + "/readyz") as resp:
+                assert resp.status == 200
+                ready = await resp.json()
+            assert ready["redis"] == dict.fromkeys(("cache", "events", "rate_limit"), "unavailable")
+            async with graph.http.get(graph.url + "/metrics") as resp:
+                metrics = await resp.text()
+            for part in ("cache", "events", "rate_limit"):
+                assert f'clubgraph_redis_available{{part="{part}"}} 0.0' in metrics
     unavailable = [
         r for r in caplog.records if r.name == "clubgraph.cache" and "unavailable" in r.getMessage()
     ]
@@ -649,6 +660,7 @@ async def test_caching_resumes_when_redis_comes_back(
             down = [await _counted(graph, NODES, {"ids": wanted}) for _ in range(2)]
             assert all(count > 0 for _, count in down)
             assert not state.cache.backend.available
+            assert (await _ready_redis(graph))["cache"] == "unavailable"
 
             await proxy.start()
             await asyncio.sleep(0.15)
@@ -657,8 +669,16 @@ async def test_caching_resumes_when_redis_comes_back(
             # it were lost, and the entries last until their TTL.
             assert count == 0
             assert state.cache.backend.available
+            assert (await _ready_redis(graph))["cache"] == "connected"
             await state.cache.invalidate([ids.decode(i) for i in wanted])
             assert (await _counted(graph, NODES, {"ids": wanted}))[1] > 0
             assert (await _counted(graph, NODES, {"ids": wanted}))[1] == 0
     finally:
         await proxy.stop()
+
+
+async def _ready_redis(graph: GraphServer) -> dict[str, str]:
+    async with graph.http.get(graph.url + "/readyz") as resp:
+        assert resp.status == 200
+        parts: dict[str, str] = (await resp.json())["redis"]
+        return parts

@@ -28,7 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from .cache import NAMESPACE, Cache, open_cache
+from .cache import NAMESPACE, Cache, RedisBackend, open_cache
 from .connectors.base import Connector
 from .domain import Source
 from .events.broker import RedisBroker, open_broker
@@ -36,7 +36,7 @@ from .events.hub import EventHub
 from .events.journal import Journal
 from .events.poller import Pollers
 from .graphiql import GraphiQLPage
-from .guard import STYLE_NONCE, Guard
+from .guard import STYLE_NONCE, Guard, RateLimiter, RedisRateLimiter, rate_limiter
 from .idempotency import IdempotencyStore
 from .identity import ANONYMOUS, Authenticator, Unauthenticated
 from .loaders import Loaders
@@ -74,6 +74,8 @@ class AppState:
     # Announced changes: the webhook journal, the broker, subscribers (None until open).
     events: EventHub | None = None
     pollers: Pollers | None = None
+    # The guard's rate limiter (None: no limit), made here so that readiness can see it.
+    rate_limiter: RateLimiter | None = None
     # Traces, metrics (observability/); create_app sets the settings' own.
     telemetry: Telemetry = field(default_factory=Telemetry)
 
@@ -380,6 +382,22 @@ async def _close(state: AppState) -> None:
         state.sandbox = None
 
 
+def redis_parts(state: AppState) -> dict[str, bool]:
+    """Each part kept in Redis, and whether Redis answers it now (False: the part runs
+    on local behaviour: no cache, this process's subscribers, no rate limit)."""
+    if not state.settings.redis_url:
+        return {}
+    parts: dict[str, bool] = {}
+    backend = state.cache.backend if state.cache is not None else None
+    if isinstance(backend, RedisBackend):
+        parts["cache"] = backend.available
+    if state.events is not None:
+        parts["events"] = state.events.broker.available
+    if isinstance(state.rate_limiter, RedisRateLimiter):
+        parts["rate_limit"] = state.rate_limiter.available
+    return parts
+
+
 def _readiness(state: AppState) -> Response:
     """200 while every configured source's breaker lets calls through, 503 otherwise.
 
@@ -410,6 +428,10 @@ def _readiness(state: AppState) -> Response:
             "connected": broker.available,
             "subscribers": broker.subscribers,
         }
+    redis = redis_parts(state)
+    if redis:
+        # Degraded, still ready: each part falls back to this process's own behaviour.
+        body["redis"] = {part: "connected" if up else "unavailable" for part, up in redis.items()}
     return JSONResponse(body, status_code=503 if unavailable else 200)
 
 
@@ -434,9 +456,11 @@ def create_app(
     ``telemetry`` replaces what the settings ask for (a test's in-memory span exporter)."""
     state = AppState(settings or Settings.from_env())
     state.telemetry = telemetry or Telemetry.from_settings(state.settings)
+    state.rate_limiter = rate_limiter(state.settings)
     state.telemetry.watch(
         lambda: ((s.value, state.breakers.get(s.value).state) for s in state.connectors),
         lambda: state.events.broker.subscribers if state.events is not None else 0,
+        lambda: redis_parts(state),
     )
     schema = build_schema(
         compiled=state.settings.compiled_execution,
@@ -494,6 +518,7 @@ def create_app(
                 identify=_subject_of(graphql.auth),
                 ide_html=graphql.graphql_ide_html if graphql.graphql_ide else None,
                 batching=schema.config.batching_config is not None,
+                limiter=state.rate_limiter,
             ),
         ],
     )

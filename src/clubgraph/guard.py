@@ -221,6 +221,11 @@ class RedisRateLimiter:
         self._take = self.client.register_script(_TAKE)
         self._down_until: float | None = None
 
+    @property
+    def available(self) -> bool:
+        """False after a failure, until a call succeeds again."""
+        return self._down_until is None
+
     def key(self, identity: str) -> str:
         return self.prefix + hashlib.sha256(identity.encode()).hexdigest()[:32]
 

@@ -9,7 +9,7 @@ no answer (``timeout``, ``unavailable``, ``cancelled``, ``error``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -44,19 +44,28 @@ class _Live(Collector):
     def __init__(self) -> None:
         self.breakers: BreakerStates = lambda: ()
         self.subscribers: Callable[[], int] = lambda: 0
+        self.redis: Callable[[], Mapping[str, bool]] = dict
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        breakers, subscribers = self._families()
+        breakers, subscribers, redis = self._families()
         for source, state in self.breakers():
             breakers.add_metric([source], _BREAKER_VALUES[state])
         subscribers.add_metric([], self.subscribers())
-        return breakers, subscribers
+        for part, available in self.redis().items():
+            redis.add_metric([part], 1 if available else 0)
+        return breakers, subscribers, redis
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        redis = GaugeMetricFamily(
+            "clubgraph_redis_available",
+            "Each part kept in Redis (cache, events, rate_limit): 1 while Redis answers it, "
+            "0 while it runs on local behaviour instead.",
+            labels=["part"],
+        )
         return (
             GaugeMetricFamily(
                 "clubgraph_breaker_state",
@@ -67,6 +76,7 @@ class _Live(Collector):
                 "clubgraph_subscriptions_open",
                 "Subscriptions to announced changes open in this process (event broker inboxes).",
             ),
+            redis,
         )
 
 
@@ -132,10 +142,17 @@ class Metrics:
         self._max_operations = max_operations
         self._operation_names: set[str] = set()
 
-    def watch(self, breakers: BreakerStates, subscribers: Callable[[], int]) -> None:
-        """Read breaker states and open subscriptions from these at each scrape."""
+    def watch(
+        self,
+        breakers: BreakerStates,
+        subscribers: Callable[[], int],
+        redis: Callable[[], Mapping[str, bool]] = dict,
+    ) -> None:
+        """Read breaker states, open subscriptions and Redis's parts from these at each
+        scrape."""
         self._live.breakers = breakers
         self._live.subscribers = subscribers
+        self._live.redis = redis
 
     def operation_label(self, name: str) -> str:
         """``name`` (already an ``operation_name``), or "other" past the distinct names kept."""

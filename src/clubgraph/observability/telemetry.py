@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -57,10 +57,15 @@ class Telemetry:
         traced or counted (they then call nothing at all)."""
         return self if self.tracing.tracer is not None or self.metrics is not None else None
 
-    def watch(self, breakers: BreakerStates, subscribers: Callable[[], int]) -> None:
-        """Where each scrape reads breaker states and open subscriptions."""
+    def watch(
+        self,
+        breakers: BreakerStates,
+        subscribers: Callable[[], int],
+        redis: Callable[[], Mapping[str, bool]] = dict,
+    ) -> None:
+        """Where each scrape reads breaker states, open subscriptions and Redis's parts."""
         if self.metrics is not None:
-            self.metrics.watch(breakers, subscribers)
+            self.metrics.watch(breakers, subscribers, redis)
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` for the scraper (none when metrics are off)."""
