@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,18 @@ async def tight_client(http: aiohttp.ClientSession, url: str) -> str:
         return client
 
 
+async def mutate(http: aiohttp.ClientSession, url: str, variables: dict[str, Any]) -> Any:
+    """createInvoice's answer (retried while the key's first request runs, as a client is
+    told to). Raises aiohttp.ClientError when the replica is gone."""
+    while True:
+        async with http.post(url + "/graphql", json={"query": CREATE, "variables": variables}) as r:
+            body = await r.json()
+        answer = body["data"]["createInvoice"]
+        if [e["code"] for e in answer["userErrors"]] != ["IN_PROGRESS"]:
+            return answer
+        await asyncio.sleep(0.2)
+
+
 async def create(http: aiohttp.ClientSession, url: str, key: str, client: str) -> Any:
     """createInvoice with ``key``; its answer (retried while the key's first request
     runs, as a client is told to). Raises aiohttp.ClientError when the replica is gone."""
@@ -121,13 +133,7 @@ async def create(http: aiohttp.ClientSession, url: str, key: str, client: str) -
             "lines": LINES,
         }
     }
-    while True:
-        async with http.post(url + "/graphql", json={"query": CREATE, "variables": variables}) as r:
-            body = await r.json()
-        answer = body["data"]["createInvoice"]
-        if [e["code"] for e in answer["userErrors"]] != ["IN_PROGRESS"]:
-            return answer
-        await asyncio.sleep(0.2)
+    return await mutate(http, url, variables)
 
 
 def invoices_per_note(sandbox: RunningSandbox, prefix: str) -> Counter[str]:
@@ -143,6 +149,56 @@ async def tight_creates(http: aiohttp.ClientSession, sandbox: RunningSandbox) ->
     async with http.get(sandbox.urls["tight"] + "/__sandbox/requests") as resp:
         entries = await resp.json()
     return sum((e["method"], e["path"]) == TIGHT_CREATE for e in entries)
+
+
+Send = Callable[[aiohttp.ClientSession, str, str], Awaitable[Any]]
+
+
+async def burst_killing_one(
+    running: list[tuple[str, asyncio.subprocess.Process]],
+    http: aiohttp.ClientSession,
+    keys: list[str],
+    send_one: Send,
+    upstream: str,
+) -> tuple[dict[str, list[Any]], list[str]]:
+    """One mutation per key over the replicas, all at once; the first replica is killed
+    (SIGKILL) once a quarter have answered, and every key that then got no answer is sent
+    again to the replicas still alive. The answers by key, and the keys sent again.
+
+    The sandbox answers in no time: ``upstream``'s writes are slowed down for the burst,
+    so that some are in flight when the replica dies."""
+    urls = [url for url, _ in running]
+    victim = running[0][1]
+    answers: dict[str, list[Any]] = {key: [] for key in keys}
+    lost: list[str] = []
+    quarter = asyncio.Event()
+
+    async def send(key: str, url: str) -> None:
+        try:
+            answers[key].append(await send_one(http, url, key))
+            if sum(map(len, answers.values())) >= len(keys) // 4:
+                quarter.set()
+        except (TimeoutError, aiohttp.ClientError):
+            lost.append(key)
+
+    async def kill_mid_burst() -> None:
+        await quarter.wait()
+        victim.send_signal(signal.SIGKILL)
+
+    slow = {"path": ".", "method": "POST", "times": None, "latency_ms": 300}
+    async with http.post(upstream + "/__sandbox/faults", json=slow) as resp:
+        assert resp.status < 300, await resp.text()
+    try:
+        await asyncio.gather(
+            kill_mid_burst(), *(send(key, urls[n % 3]) for n, key in enumerate(keys))
+        )
+    finally:
+        async with http.delete(upstream + "/__sandbox/faults"):
+            pass
+    assert lost, "the kill came too late to catch a request in flight"
+    survivors = urls[1:]
+    await asyncio.gather(*(send(key, survivors[n % 2]) for n, key in enumerate(lost)))
+    return answers, lost
 
 
 async def test_1000_mutations_with_200_keys_over_three_replicas_write_each_key_once(
@@ -188,32 +244,14 @@ async def test_a_replica_killed_mid_burst_loses_nothing_and_doubles_nothing(
         replicas(sandbox, 3, tmp_path) as running,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
     ):
-        urls = [url for url, _ in running]
-        victim = running[0][1]
-        client = await tight_client(http, urls[0])
-        answers: dict[str, list[Any]] = {key: [] for key in keys}
-        lost: list[str] = []
-        quarter = asyncio.Event()
-
-        async def send(key: str, url: str) -> None:
-            try:
-                answers[key].append(await create(http, url, key, client))
-                if sum(map(len, answers.values())) >= len(keys) // 4:
-                    quarter.set()
-            except (TimeoutError, aiohttp.ClientError):
-                lost.append(key)
-
-        async def kill_mid_burst() -> None:
-            await quarter.wait()
-            victim.send_signal(signal.SIGKILL)
-
-        await asyncio.gather(
-            kill_mid_burst(), *(send(key, urls[n % 3]) for n, key in enumerate(keys))
+        client = await tight_client(http, running[0][0])
+        answers, lost = await burst_killing_one(
+            running,
+            http,
+            keys,
+            lambda h, url, key: create(h, url, key, client),
+            sandbox.urls["tight"],
         )
-        assert lost, "the kill came too late to catch a request in flight"
-        # Whatever failed or got no answer, tried again on the replicas still alive.
-        survivors = urls[1:]
-        await asyncio.gather(*(send(key, survivors[n % 2]) for n, key in enumerate(lost)))
     written = invoices_per_note(sandbox, "killed-")
     print(
         f"\nkilled one of 3 replicas mid-burst: {len(lost)} of {len(keys)} keys unanswered "
@@ -263,37 +301,13 @@ async def test_a_write_no_source_can_trace_is_answered_in_doubt_never_twice(
         replicas(sandbox, 3, tmp_path) as running,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
     ):
-        urls = [url for url, _ in running]
-        victim = running[0][1]
-        answers: dict[str, list[Any]] = {key: [] for key in keys}
-        lost: list[str] = []
-        quarter = asyncio.Event()
-
-        async def send(key: str, url: str) -> None:
-            body = {"query": CREATE, "variables": variables(key)}
-            try:
-                while True:
-                    async with http.post(url + "/graphql", json=body) as resp:
-                        answer = (await resp.json())["data"]["createInvoice"]
-                    if [e["code"] for e in answer["userErrors"]] != ["IN_PROGRESS"]:
-                        break
-                    await asyncio.sleep(0.2)
-                answers[key].append(answer)
-                if sum(map(len, answers.values())) >= len(keys) // 4:
-                    quarter.set()
-            except (TimeoutError, aiohttp.ClientError):
-                lost.append(key)
-
-        async def kill_mid_burst() -> None:
-            await quarter.wait()
-            victim.send_signal(signal.SIGKILL)
-
-        await asyncio.gather(
-            kill_mid_burst(), *(send(key, urls[n % 3]) for n, key in enumerate(keys))
+        answers, lost = await burst_killing_one(
+            running,
+            http,
+            keys,
+            lambda h, url, key: mutate(h, url, variables(key)),
+            sandbox.urls["clubcollect"],
         )
-        assert lost, "the kill came too late to catch a request in flight"
-        survivors = urls[1:]
-        await asyncio.gather(*(send(key, survivors[n % 2]) for n, key in enumerate(lost)))
     written = clubcollect_invoices_per_number(sandbox, "ccdoubt-")
     in_doubt = sorted(
         key
