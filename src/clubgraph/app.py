@@ -318,8 +318,9 @@ async def _open(state: AppState) -> None:
             ", ".join(f"{k}={v}" for k, v in state.sandbox.urls.items()),
         )
     # The embedded sandbox's data lives in memory and is reseeded on every start: an
-    # index of it must not outlive it.
-    index = ":memory:" if embedded else settings.clubcollect_index
+    # index of it must not outlive it. With PostgreSQL configured the index lives there,
+    # one for every replica.
+    index = ":memory:" if embedded else settings.database_url or settings.clubcollect_index
     state.breakers = Breakers.from_settings(settings)
     for cfg in sources:
         # The embedded sandbox takes development credentials by design: no warning.

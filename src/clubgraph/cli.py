@@ -163,7 +163,9 @@ async def _rebuild_clubcollect_index(settings: Settings) -> int:
     if cfg is None:
         print("clubgraph: CLUBGRAPH_CLUBCOLLECT_URL is not set", file=sys.stderr)
         return 2
-    connector = build_connector(cfg, clubcollect_index=settings.clubcollect_index)
+    # Where the server keeps it: in PostgreSQL when configured, else the SQLite file.
+    index = settings.database_url or settings.clubcollect_index
+    connector = build_connector(cfg, clubcollect_index=index)
     if not isinstance(connector, ClubCollectConnector):
         raise TypeError("not a ClubCollect connector")
     await connector.start()
@@ -171,7 +173,8 @@ async def _rebuild_clubcollect_index(settings: Settings) -> int:
         counts = await connector.rebuild_index()
     finally:
         await connector.close()
-    print(f"index: {settings.clubcollect_index}")
+    where = "PostgreSQL (CLUBGRAPH_DATABASE_URL)" if settings.database_url else index
+    print(f"index: {where}")
     for company, count in counts.items():
         print(f"{company:24} {count.invoices:7} invoices {count.clients:7} clients")
     return 0

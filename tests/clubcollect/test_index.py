@@ -1,20 +1,25 @@
-"""The ClubCollect invoice index in SQLite: restarts, rebuilds, schema, the CLI."""
+"""The ClubCollect invoice index in SQLite and in PostgreSQL: restarts, rebuilds,
+schema, the CLI, and replicas sharing one index in PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 import pytest_asyncio
 
+import services
 from clubgraph.cli import main
 from clubgraph.connectors.base import ClientFilter, InvoiceFilter, InvoiceOrder, Stream
-from clubgraph.connectors.clubcollect import DEV_CREDENTIALS, ClubCollectConnector
+from clubgraph.connectors.clubcollect import DEV_CREDENTIALS, ClubCollectConnector, pgstore
+from clubgraph.connectors.clubcollect.notifications import Notification
 from clubgraph.connectors.clubcollect.store import MIGRATIONS
 from clubgraph.domain import Key
 from clubgraph.sandbox.clubcollect.protocol import STATE
@@ -53,10 +58,27 @@ async def everything(conn: ClubCollectConnector) -> tuple[list[Key], list[Key]]:
     return invoices, clients
 
 
-def connector(sandbox: RunningSandbox, path: Path, url: str | None = None) -> ClubCollectConnector:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def where(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Where the index lives: a SQLite file (in a directory not made yet), or a
+    PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "nested" / "index.sqlite3")
+        return
+    async with services.fresh_database() as url:
+        yield url
+
+
+def connector(
+    sandbox: RunningSandbox, path: Path | str, url: str | None = None
+) -> ClubCollectConnector:
     return ClubCollectConnector(
         url or sandbox.urls["clubcollect"], DEV_CREDENTIALS, index_path=str(path)
     )
+
+
+def invoice_gets(paths: list[str]) -> int:
+    return sum(p.startswith("/api/v2/invoices/") for p in paths)
 
 
 async def new_invoice(sandbox: RunningSandbox, number: str) -> dict[str, Any]:
@@ -84,9 +106,9 @@ async def new_invoice(sandbox: RunningSandbox, number: str) -> dict[str, Any]:
 
 
 async def test_the_index_survives_a_restart_without_a_crawl(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, where: str
 ) -> None:
-    path = tmp_path / "nested" / "index.sqlite3"
+    path = where
     await requests(sandbox)
     first = connector(sandbox, path)
     await first.start()
@@ -96,7 +118,7 @@ async def test_the_index_survives_a_restart_without_a_crawl(
     finally:
         await first.close()
     assert any(p.startswith("/api/v2/invoices/") for p in await requests(sandbox))
-    assert path.exists()
+    assert where.startswith("postgresql://") or os.path.exists(path)  # noqa: ASYNC240
 
     second = connector(sandbox, path)
     await second.start()
@@ -111,9 +133,9 @@ async def test_the_index_survives_a_restart_without_a_crawl(
 
 
 async def test_an_index_of_another_upstream_is_not_served(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, where: str
 ) -> None:
-    path = tmp_path / "index.sqlite3"
+    path = where
     first = connector(sandbox, path)
     await first.start()
     await first.index.ready()
@@ -128,8 +150,8 @@ async def test_an_index_of_another_upstream_is_not_served(
     assert sum(p.startswith("/api/v2/invoices/") for p in await requests(sandbox)) > 100
 
 
-async def test_rebuild_replaces_the_index(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    conn = connector(sandbox, tmp_path / "index.sqlite3")
+async def test_rebuild_replaces_the_index(sandbox: RunningSandbox, where: str) -> None:
+    conn = connector(sandbox, where)
     await conn.start()
     try:
         await conn.index.ready()
@@ -170,6 +192,93 @@ async def test_schema_version_is_recorded_and_a_newer_file_starts_over(
         await again.close()
     assert len(invoices) == len(sandbox.apps["clubcollect"][STATE].invoices)
     assert any(p.startswith("/api/v2/invoices/") for p in await requests(sandbox))
+
+
+async def test_postgres_schema_version_is_recorded_once(sandbox: RunningSandbox) -> None:
+    async with services.fresh_database() as url:
+        first, second = connector(sandbox, url), connector(sandbox, url)
+        await asyncio.gather(first.start(), second.start())
+        try:
+            await asyncio.gather(first.index.ready(), second.index.ready())
+        finally:
+            await asyncio.gather(first.close(), second.close())
+        db = await asyncpg.connect(url)
+        try:
+            versions = await db.fetch("SELECT version FROM clubcollect_index_migrations")
+            upstream = await db.fetchval(
+                "SELECT value FROM clubcollect_meta WHERE name = 'upstream'"
+            )
+        finally:
+            await db.close()
+    assert [r["version"] for r in versions] == [v for v, _ in pgstore.MIGRATIONS]
+    assert upstream == sandbox.urls["clubcollect"]
+
+
+async def test_replicas_starting_together_crawl_once_and_list_the_same(
+    sandbox: RunningSandbox,
+) -> None:
+    total = len(sandbox.apps["clubcollect"][STATE].invoices)
+    async with services.fresh_database() as url:
+        replicas = [connector(sandbox, url) for _ in range(3)]
+        await requests(sandbox)
+        await asyncio.gather(*(r.start() for r in replicas))
+        try:
+            await asyncio.gather(*(r.index.ready() for r in replicas))
+            # Every invoice fetched once, by whichever replica crawled.
+            assert invoice_gets(await requests(sandbox)) == total
+            listed = [await everything(r) for r in replicas]
+            late = connector(sandbox, url)
+            await late.start()
+            try:
+                await late.index.ready()
+                listed.append(await everything(late))
+            finally:
+                await late.close()
+            assert await requests(sandbox) == []
+        finally:
+            await asyncio.gather(*(r.close() for r in replicas))
+    assert len(listed[0][0]) == total
+    assert all(each == listed[0] for each in listed)
+
+
+async def test_a_notification_one_replica_applies_is_listed_by_every_replica(
+    sandbox: RunningSandbox,
+) -> None:
+    async with services.fresh_database() as url:
+        one, two = connector(sandbox, url), connector(sandbox, url)
+        await asyncio.gather(one.start(), two.start())
+        try:
+            await asyncio.gather(one.index.ready(), two.index.ready())
+            raw = await new_invoice(sandbox, "URC-SHARED-1")
+            assert raw["invoice_id"] not in {k.id for k in (await everything(two))[0]}
+            changes = await one.apply_notification(Notification((raw["invoice_id"],)))
+            assert [c.after.key.id for c in changes if c.after] == [raw["invoice_id"]]
+            invoices, clients = await everything(two)
+            assert raw["invoice_id"] in {k.id for k in invoices}
+            assert "ina.dex@example.com" in {k.id for k in clients}
+            assert await everything(one) == (invoices, clients)
+            # Deleted upstream and notified to the other replica: gone for both.
+            await one.api.delete_invoice(raw["invoice_id"])
+            await two.apply_notification(Notification((raw["invoice_id"],)))
+            assert raw["invoice_id"] not in {k.id for k in (await everything(one))[0]}
+        finally:
+            await asyncio.gather(one.close(), two.close())
+
+
+async def test_concurrent_rebuilds_leave_one_whole_index(sandbox: RunningSandbox) -> None:
+    async with services.fresh_database() as url:
+        one, two = connector(sandbox, url), connector(sandbox, url)
+        await asyncio.gather(one.start(), two.start())
+        try:
+            counts = await asyncio.gather(one.rebuild_index(), two.rebuild_index())
+            assert counts[0] == counts[1]
+            invoices, clients = await everything(one)
+            assert await everything(two) == (invoices, clients)
+        finally:
+            await asyncio.gather(one.close(), two.close())
+    assert len(invoices) == len(sandbox.apps["clubcollect"][STATE].invoices)
+    assert sum(c.invoices for c in counts[0].values()) == len(invoices)
+    assert sum(c.clients for c in counts[0].values()) == len(clients)
 
 
 async def test_cli_rebuild_prints_counts_and_fills_the_file(

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+import services
 from clubgraph.connectors.base import (
     ClientFilter,
     InvoiceFilter,
@@ -48,13 +49,29 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
     await running.stop()
 
 
-@pytest_asyncio.fixture(scope="module")
-async def conn(sandbox: RunningSandbox) -> AsyncIterator[ClubCollectConnector]:
-    connector = ClubCollectConnector(sandbox.urls["clubcollect"], DEV_CREDENTIALS)
-    await connector.start()
-    await connector.index.ready()
-    yield connector
-    await connector.close()
+@pytest_asyncio.fixture(scope="module", params=["sqlite", "postgres"])
+async def conn(
+    request: pytest.FixtureRequest, sandbox: RunningSandbox
+) -> AsyncIterator[ClubCollectConnector]:
+    """The connector over an index in SQLite (in memory), then in PostgreSQL: the same
+    SQL semantics in both."""
+
+    async def opened(index: str) -> AsyncIterator[ClubCollectConnector]:
+        connector = ClubCollectConnector(
+            sandbox.urls["clubcollect"], DEV_CREDENTIALS, index_path=index
+        )
+        await connector.start()
+        await connector.index.ready()
+        yield connector
+        await connector.close()
+
+    if request.param == "sqlite":
+        async for connector in opened(":memory:"):
+            yield connector
+        return
+    async with services.fresh_database() as url:
+        async for connector in opened(url):
+            yield connector
 
 
 def records(sandbox: RunningSandbox, company: str = CO) -> list[InvoiceRecord]:

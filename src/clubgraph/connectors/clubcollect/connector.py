@@ -66,8 +66,9 @@ class ClubCollectConnector(Connector):
 
     Reads by key are one GET per distinct invoice, concurrently (the API has no
     batch endpoint); lists and clients come from the invoice index, kept in SQLite
-    at ``index_path`` (in memory by default), which ``start()`` opens and completes
-    in the background. Notifications (``notified``) keep it current.
+    at ``index_path`` (in memory by default), or in PostgreSQL when ``index_path`` is
+    a postgresql:// URL (one index shared by replicas), which ``start()`` opens and
+    completes in the background. Notifications (``notified``) keep it current.
     """
 
     source = Source.CLUBCOLLECT
@@ -230,19 +231,27 @@ class ClubCollectConnector(Connector):
     # --- writes: lines are fixed at creation, and there are no subscriptions ----------
 
     async def create_invoice(self, cmd: CreateInvoice) -> WriteResult:
-        return await self.writes.create_invoice(cmd)
+        return await self._settled(self.writes.create_invoice(cmd))
 
     async def update_invoice(self, cmd: UpdateInvoice) -> WriteResult:
-        return await self.writes.update_invoice(cmd)
+        return await self._settled(self.writes.update_invoice(cmd))
 
     async def send_invoice(self, key: Key) -> WriteResult:
-        return await self.writes.send_invoice(key)
+        return await self._settled(self.writes.send_invoice(key))
 
     async def void_invoice(self, key: Key, reason: str | None) -> WriteResult:
-        return await self.writes.void_invoice(key, reason)
+        return await self._settled(self.writes.void_invoice(key, reason))
 
     async def delete_invoice(self, key: Key) -> WriteResult:
-        return await self.writes.delete_invoice(key)
+        return await self._settled(self.writes.delete_invoice(key))
+
+    async def _settled(self, write: Awaitable[WriteResult]) -> WriteResult:
+        """The write's result once the index holds what it changed (for a shared index:
+        what every replica lists from)."""
+        try:
+            return await write
+        finally:
+            await self.index.settled()
 
     async def add_invoice_items(self, key: Key, lines: Sequence[LineInput]) -> WriteResult:
         raise LinesFixed(Capability.ADD_INVOICE_ITEMS)
@@ -287,6 +296,7 @@ class ClubCollectConnector(Connector):
         changed = await asyncio.gather(
             *(_limited(limit, self._invoice_changed(i)) for i in invoice_ids)
         )
+        await self.index.settled()
         return [change for changes in changed for change in changes]
 
     async def _import_changed(self, import_id: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 ClubCollect reaches invoices only by id (partners are told of changes by
 notification), so lists, sorting, filtering and clients come from this index. It
-lives in SQLite (``store``) and survives restarts: a company is crawled
+lives in SQLite (``store``), or in PostgreSQL shared by replicas (``pgstore``, when
+the path is a postgresql:// URL), and survives restarts: a company is crawled
 (companies -> imports -> invoices) only when the index has never held it, or on
 ``rebuild``; ``upsert``/``remove`` keep it current after writes and notifications.
 """
@@ -21,7 +22,7 @@ from ..base import ClientFilter, InvoiceFilter, InvoiceSortField, SortDirection
 from . import store
 from .api import ClubCollectAPI
 from .mapping import map_invoice
-from .store import MEMORY, Counts, IndexStore
+from .store import MEMORY, Counts, IndexBackend, IndexStore
 from .types import CompanyJSON, InvoiceJSON
 
 T = TypeVar("T")
@@ -56,7 +57,18 @@ async def _bounded(limit: asyncio.Semaphore, call: Callable[[], Awaitable[T]]) -
 
 
 # A write to replay onto a crawl's result when it lands during the crawl.
-_Op = tuple[Callable[..., None], Any]
+_Op = Callable[[], None]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(path: str, upstream: str) -> IndexBackend:
+    """The index's store: PostgreSQL when ``path`` is a postgresql:// URL, else SQLite."""
+    if path.startswith(POSTGRES_SCHEMES):
+        from .pgstore import PostgresIndexStore  # asyncpg only when PostgreSQL is used
+
+        return PostgresIndexStore(path, upstream)
+    return IndexStore(path, upstream)
 
 
 class InvoiceIndex:
@@ -76,7 +88,7 @@ class InvoiceIndex:
         self._company_ids = tuple(company_ids)
         self._concurrency = concurrency
         self._page_size = page_size
-        self.store = IndexStore(path, upstream)
+        self.store = open_store(path, upstream)
         self._companies: dict[str, Company] | None = None
         self._companies_ready: asyncio.Future[dict[str, Company]] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -137,19 +149,24 @@ class InvoiceIndex:
 
     def upsert(self, record: InvoiceRecord) -> None:
         """Reflect a created or changed invoice."""
-        self._apply(store.put_invoice, record)
+        self._apply(partial(self.store.put_invoice, record))
 
     def remove(self, key: Key) -> None:
         """Reflect a deleted invoice."""
-        self._apply(store.delete_invoice, key)
+        self._apply(partial(self.store.delete_invoice, key))
 
     def remember_import(self, import_id: str, company: str) -> None:
-        self._apply(store.remember_import, import_id, company)
+        self._apply(partial(self.store.remember_import, import_id, company))
 
-    def _apply(self, fn: Callable[..., None], *args: Any) -> None:
-        self.store.submit(fn, *args)
+    def _apply(self, write: _Op) -> None:
+        write()
         if self._pending is not None:
-            self._pending.append((fn, args))
+            self._pending.append(write)
+
+    async def settled(self) -> None:
+        """Wait until the writes made so far are in the store (in a shared store: seen
+        by every replica; one process sees its own writes in any case)."""
+        await self.store.settled()
 
     # --- reads (after ``ready()``) ------------------------------------------------
 
@@ -162,38 +179,36 @@ class InvoiceIndex:
         start: int,
         count: int,
     ) -> tuple[list[tuple[str, Any]], int]:
-        return await self.store.run(
-            store.invoice_page, company, flt, field, direction, start, count
-        )
+        return await self.store.invoice_page(company, flt, field, direction, start, count)
 
     async def client_page(
         self, company: str, flt: ClientFilter, direction: SortDirection, start: int, count: int
     ) -> tuple[list[ClientRecord], int]:
-        return await self.store.run(store.client_page, company, flt, direction, start, count)
+        return await self.store.client_page(company, flt, direction, start, count)
 
     async def clients(self, keys: Sequence[Key]) -> list[ClientRecord | None]:
-        return await self.store.run(store.clients_by_key, keys)
+        return await self.store.clients_by_key(keys)
 
     async def client_invoices(self, keys: Sequence[Key]) -> list[list[Key]]:
         """Each client's invoice keys, newest first."""
-        return await self.store.run(store.client_invoice_keys, keys)
+        return await self.store.client_invoice_keys(keys)
 
     async def company_of(self, invoice_id: str | None, import_id: str | None) -> str | None:
-        return await self.store.run(store.company_of, invoice_id, import_id)
+        return await self.store.company_of(invoice_id, import_id)
 
     async def stored(self, invoice_id: str) -> dict[str, InvoiceJSON]:
         """The raw JSON of an invoice as last indexed, by company (empty when unknown)."""
-        rows = await self.store.run(store.stored_invoices, invoice_id)
+        rows = await self.store.stored_invoices(invoice_id)
         return dict(rows)
 
     async def keys_of_import(self, import_id: str) -> list[Key]:
-        return await self.store.run(store.invoice_keys_of_import, import_id)
+        return await self.store.invoice_keys_of_import(import_id)
 
     async def keys_by_id(self, invoice_ids: Sequence[str]) -> list[Key]:
-        return await self.store.run(store.invoice_keys_by_id, invoice_ids)
+        return await self.store.invoice_keys_by_id(invoice_ids)
 
     async def counts(self) -> dict[str, Counts]:
-        return await self.store.run(store.counts)
+        return await self.store.counts()
 
     # --- building -----------------------------------------------------------------
 
@@ -201,21 +216,23 @@ class InvoiceIndex:
         self._pending = []
         limit = asyncio.Semaphore(self._concurrency)
         try:
-            stored = await self.store.run(store.load_companies)
+            stored = await self.store.load_companies()
             raws = await self._company_list(stored, limit, rebuild)
-            await self.store.run(store.save_companies, raws, rebuild)
+            await self.store.save_companies(raws, rebuild)
             companies = {r["company_id"]: _company(r) for r in raws}
             self._companies = companies
             if self._companies_ready is not None and not self._companies_ready.done():
                 self._companies_ready.set_result(companies)
-            todo = [
-                c
-                for c in companies.values()
-                if rebuild or c.id not in stored or not stored[c.id].crawled
-            ]
-            await asyncio.gather(*(self._crawl_company(c, limit) for c in todo))
-            for fn, args in self._pending:
-                self.store.submit(fn, *args)
+            todo = self._todo(companies, stored, rebuild)
+            if todo:
+                # Stores shared by replicas crawl one at a time: a replica that waited
+                # crawls only what the one before it left undone.
+                async with self.store.crawl_lock():
+                    if not rebuild:
+                        todo = self._todo(companies, await self.store.load_companies(), False)
+                    await asyncio.gather(*(self._crawl_company(c, limit) for c in todo))
+            for write in self._pending:
+                write()
         except BaseException as exc:
             ready = self._companies_ready
             if ready is not None and not ready.done():
@@ -228,6 +245,17 @@ class InvoiceIndex:
             raise
         finally:
             self._pending = None
+
+    @staticmethod
+    def _todo(
+        companies: dict[str, Company], stored: dict[str, store.StoredCompany], rebuild: bool
+    ) -> list[Company]:
+        """The companies to crawl: every one on ``rebuild``, else those never crawled."""
+        return [
+            c
+            for c in companies.values()
+            if rebuild or c.id not in stored or not stored[c.id].crawled
+        ]
 
     async def _company_list(
         self, stored: dict[str, store.StoredCompany], limit: asyncio.Semaphore, rebuild: bool
@@ -271,7 +299,7 @@ class InvoiceIndex:
         records = [
             map_invoice(raw, company.id, company.currency) for raw in raws if raw is not None
         ]
-        await self.store.run(store.replace_company, company.id, records, import_ids)
+        await self.store.replace_company(company.id, records, import_ids)
 
     async def _invoice(self, invoice_id: str) -> InvoiceJSON | None:
         try:

@@ -6,19 +6,24 @@ never blocks on SQLite and a write is visible to every read submitted after it.
 The file is only valid for the upstream it was built from: opened for another base
 URL, it starts empty. Each invoice keeps its raw JSON, so that a later schema can
 derive new columns without crawling again.
+
+``IndexBackend`` is what the index uses of a store; ``pgstore.py`` is the same store
+in PostgreSQL, shared by replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -150,8 +155,68 @@ def _client_row(company: str, client_id: str, customer: bytes) -> tuple[Any, ...
     )
 
 
+class IndexBackend(Protocol):
+    """What the index uses of its store. Writes are queued (``put_invoice``,
+    ``delete_invoice``, ``remember_import`` return at once) and every call made after
+    one sees it."""
+
+    kind: str  # "sqlite" or "postgres"
+
+    async def close(self) -> None: ...
+
+    def crawl_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held while crawling: one crawler at a time among those sharing the store."""
+
+    async def load_companies(self) -> dict[str, StoredCompany]: ...
+
+    async def save_companies(self, companies: Sequence[CompanyJSON], prune: bool) -> None: ...
+
+    async def replace_company(
+        self, company: str, records: Sequence[InvoiceRecord], import_ids: Sequence[str]
+    ) -> None: ...
+
+    def put_invoice(self, record: InvoiceRecord) -> None: ...
+
+    def delete_invoice(self, key: Key) -> None: ...
+
+    def remember_import(self, import_id: str, company: str) -> None: ...
+
+    async def settled(self) -> None:
+        """Return once the writes queued so far are in the database."""
+
+    async def invoice_page(
+        self,
+        company: str,
+        flt: InvoiceFilter,
+        field: InvoiceSortField,
+        direction: SortDirection,
+        start: int,
+        count: int,
+    ) -> tuple[list[tuple[str, Any]], int]: ...
+
+    async def client_page(
+        self, company: str, flt: ClientFilter, direction: SortDirection, start: int, count: int
+    ) -> tuple[list[ClientRecord], int]: ...
+
+    async def clients_by_key(self, keys: Sequence[Key]) -> list[ClientRecord | None]: ...
+
+    async def client_invoice_keys(self, keys: Sequence[Key]) -> list[list[Key]]: ...
+
+    async def company_of(self, invoice_id: str | None, import_id: str | None) -> str | None: ...
+
+    async def stored_invoices(self, invoice_id: str) -> list[tuple[str, Any]]: ...
+
+    async def invoice_keys_of_import(self, import_id: str) -> list[Key]: ...
+
+    async def invoice_keys_by_id(self, invoice_ids: Sequence[str]) -> list[Key]: ...
+
+    async def counts(self) -> dict[str, Counts]: ...
+
+
 class IndexStore:
     """SQLite access on one worker thread; the connection opens on first use."""
+
+    kind = "sqlite"
 
     def __init__(self, path: str, upstream: str) -> None:
         self.path = path
@@ -180,6 +245,73 @@ class IndexStore:
         if self._conn is not None:
             await self.run(shut)
         await asyncio.to_thread(self._worker.shutdown, wait=True)
+
+    # --- the backend's operations (the functions below, on the worker) --------------
+
+    def crawl_lock(self) -> AbstractAsyncContextManager[None]:
+        # One process uses the file: its index crawls one build at a time already.
+        return contextlib.nullcontext()
+
+    async def load_companies(self) -> dict[str, StoredCompany]:
+        return await self.run(load_companies)
+
+    async def save_companies(self, companies: Sequence[CompanyJSON], prune: bool) -> None:
+        await self.run(save_companies, companies, prune)
+
+    async def replace_company(
+        self, company: str, records: Sequence[InvoiceRecord], import_ids: Sequence[str]
+    ) -> None:
+        await self.run(replace_company, company, records, import_ids)
+
+    def put_invoice(self, record: InvoiceRecord) -> None:
+        self.submit(put_invoice, record)
+
+    def delete_invoice(self, key: Key) -> None:
+        self.submit(delete_invoice, key)
+
+    def remember_import(self, import_id: str, company: str) -> None:
+        self.submit(remember_import, import_id, company)
+
+    async def settled(self) -> None:
+        # Only this process reads the file, and its reads queue behind its writes.
+        return
+
+    async def invoice_page(
+        self,
+        company: str,
+        flt: InvoiceFilter,
+        field: InvoiceSortField,
+        direction: SortDirection,
+        start: int,
+        count: int,
+    ) -> tuple[list[tuple[str, Any]], int]:
+        return await self.run(invoice_page, company, flt, field, direction, start, count)
+
+    async def client_page(
+        self, company: str, flt: ClientFilter, direction: SortDirection, start: int, count: int
+    ) -> tuple[list[ClientRecord], int]:
+        return await self.run(client_page, company, flt, direction, start, count)
+
+    async def clients_by_key(self, keys: Sequence[Key]) -> list[ClientRecord | None]:
+        return await self.run(clients_by_key, keys)
+
+    async def client_invoice_keys(self, keys: Sequence[Key]) -> list[list[Key]]:
+        return await self.run(client_invoice_keys, keys)
+
+    async def company_of(self, invoice_id: str | None, import_id: str | None) -> str | None:
+        return await self.run(company_of, invoice_id, import_id)
+
+    async def stored_invoices(self, invoice_id: str) -> list[tuple[str, Any]]:
+        return await self.run(stored_invoices, invoice_id)
+
+    async def invoice_keys_of_import(self, import_id: str) -> list[Key]:
+        return await self.run(invoice_keys_of_import, import_id)
+
+    async def invoice_keys_by_id(self, invoice_ids: Sequence[str]) -> list[Key]:
+        return await self.run(invoice_keys_by_id, invoice_ids)
+
+    async def counts(self) -> dict[str, Counts]:
+        return await self.run(counts)
 
     # --- opening and migrating -----------------------------------------------------
 
