@@ -217,8 +217,9 @@ class Settings:
     sandbox_latency_ms: int = 0
     sandbox_port_base: int | None = None
     sandbox_seed: int = 7
-    # SQLite file of the ClubCollect invoice index; settings built in code (tests)
-    # keep it in memory, ``from_env`` defaults to DEFAULT_CLUBCOLLECT_INDEX.
+    # SQLite file of the ClubCollect invoice index (with database_url, the index is in
+    # PostgreSQL instead); settings built in code (tests) keep it in memory, ``from_env``
+    # defaults to DEFAULT_CLUBCOLLECT_INDEX.
     clubcollect_index: str = ":memory:"
     # The idempotency keys of mutations and the webhook journal; a file survives restarts.
     state_db: str = ":memory:"
