@@ -88,6 +88,10 @@ def loads_exact(raw: bytes | str) -> Any:
     return _EXACT.decode(raw)
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
 def _no_details(status: int, body: Any) -> Sequence[SourceErrorDetail]:
     return ()
 
@@ -171,6 +175,7 @@ class UpstreamHTTP:
         auth: Auth | None = None,
         idempotent: bool | None = None,
         route: str | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (or text), raising on non-2xx.
 
@@ -184,16 +189,38 @@ class UpstreamHTTP:
 
         ``route`` names the path's template for traces (``/companies/{company_id}``) where
         the path's ids do not look like ids; by default they are found by their look.
+        ``decode`` replaces the JSON decoding of a successful answer (``connectors/rows.py``
+        decodes a list's rows when they are used); an error's body is decoded as usual.
         """
         telemetry = self.policy.telemetry
         if telemetry is None:
             return await self._retried(
-                method, path, params, json, form, headers, authenticate, auth, idempotent, None
+                method,
+                path,
+                params,
+                json,
+                form,
+                headers,
+                authenticate,
+                auth,
+                idempotent,
+                None,
+                decode,
             )
         call = telemetry.upstream_call(self.source, method, path, self.base_url, route)
         try:
             body = await self._retried(
-                method, path, params, json, form, headers, authenticate, auth, idempotent, call
+                method,
+                path,
+                params,
+                json,
+                form,
+                headers,
+                authenticate,
+                auth,
+                idempotent,
+                call,
+                decode,
             )
         except BaseException as exc:
             call.end(exc)
@@ -213,6 +240,7 @@ class UpstreamHTTP:
         auth: Auth | None,
         idempotent: bool | None,
         call: UpstreamCall | None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """``request``'s tries: the first, and the retries a failed read is worth."""
         retryable = is_idempotent(method) if idempotent is None else idempotent
@@ -221,7 +249,16 @@ class UpstreamHTTP:
         while True:
             try:
                 return await self._authenticated(
-                    method, path, params, json, form, headers, authenticate, auth or self.auth, call
+                    method,
+                    path,
+                    params,
+                    json,
+                    form,
+                    headers,
+                    authenticate,
+                    auth or self.auth,
+                    call,
+                    decode,
                 )
             except _Retry as failed:
                 if attempt >= retries:
@@ -250,6 +287,7 @@ class UpstreamHTTP:
         authenticate: bool,
         scheme: Auth,
         call: UpstreamCall | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """One try, replayed once with a fresh token when the token was refused."""
         for replay in (False, True):
@@ -260,7 +298,7 @@ class UpstreamHTTP:
             if call is not None:
                 call.inject(hdrs)
                 call.status = None
-            answer = await self._attempt(method, path, prm, json, form, hdrs)
+            answer = await self._attempt(method, path, prm, json, form, hdrs, decode)
             if call is not None:
                 call.status = answer.status
             if answer.status == 401 and authenticate and not replay:
@@ -294,6 +332,7 @@ class UpstreamHTTP:
         json: Any,
         form: Mapping[str, str] | None,
         headers: dict[str, str],
+        decode: Callable[[bytes], Any] | None = None,
     ) -> _Answer:
         """One exchange through the breaker, bounded by the request's deadline.
 
@@ -311,7 +350,7 @@ class UpstreamHTTP:
                 total=left, sock_connect=min(self.policy.connect_timeout_s, left)
             )
         try:
-            answer = await self._send(method, path, params, json, form, headers, bound)
+            answer = await self._send(method, path, params, json, form, headers, bound, decode)
         except UpstreamTimeout as exc:
             remaining = time_left()
             if remaining is not None and remaining <= 0.01:
@@ -339,6 +378,7 @@ class UpstreamHTTP:
         form: Mapping[str, str] | None,
         headers: dict[str, str],
         bound: aiohttp.ClientTimeout | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> _Answer:
         """One HTTP exchange; ``bound`` replaces the session's timeouts when the request's
         deadline is nearer than they are."""
@@ -375,11 +415,11 @@ class UpstreamHTTP:
             raise UpstreamUnavailable(
                 self.source, f"upstream unreachable: {type(exc).__name__}", method=method, url=url
             ) from exc
-        text = raw.decode("utf-8", "replace")
-        body: Any = text
+        body: Any
         if raw and ("json" in content_type or raw[:1] in (b"{", b"[")):
+            loads = decode if decode is not None and status < 400 else self._loads
             try:
-                body = self._loads(raw)
+                body = loads(raw)
             except ValueError as exc:
                 if status < 400:
                     raise UpstreamBadResponse(
@@ -388,8 +428,13 @@ class UpstreamHTTP:
                         status=status,
                         method=method,
                         url=url,
-                        body=text,
+                        body=_text(raw),
                     ) from exc
+                body = _text(raw)
         elif not raw:
             body = None
+        else:
+            body = _text(raw)
+        # The text is for errors: a successful JSON answer is not decoded twice.
+        text = _text(raw) if status >= 400 else ""
         return _Answer(status, body, text, retry_after)

@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from .connectors.base import Chunk, Row, Stream
+from .connectors.rows import merging
 
 T = TypeVar("T")
 
@@ -290,7 +291,8 @@ async def _forward(
     from it.
     """
     marks = dict(point.marks) if point else {}
-    fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count) for s in streams))
+    with merging(len(streams)):
+        fetched = await asyncio.gather(*(_resume(s, marks.get(s.id), count) for s in streams))
     descending = streams[0].descending if streams else True
     ordered = _merge_streams(streams, [rows for rows, _, _ in fetched], descending, count + 1)
     edges: list[Edge[Any]] = []
@@ -328,9 +330,10 @@ async def _backward(
     kind: str, streams: Sequence[Stream[Any]], point: Cursor, count: int
 ) -> tuple[list[Edge[Any]], bool]:
     """The ``count`` rows just before ``point``, merged, in the streams' direction."""
-    windows = await asyncio.gather(
-        *(_window(s, point.marks.get(s.id), s.id != point.at, count + 1) for s in streams)
-    )
+    with merging(len(streams)):
+        windows = await asyncio.gather(
+            *(_window(s, point.marks.get(s.id), s.id != point.at, count + 1) for s in streams)
+        )
     descending = streams[0].descending if streams else True
     items = [_Item(r, s.id) for s, (rows, _) in zip(streams, windows, strict=True) for r in rows]
     ordered = _merge_sorted(items, descending)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from ..domain import Key
 from .base import Chunk, Row, Stream
 from .drift import DRIFT
+from .rows import full
 
 T = TypeVar("T")
 
@@ -40,7 +41,8 @@ def paged_stream(
 
     With ``mapper``, ``fetch_page`` returns the upstream's raw items and ``key``,
     ``sort`` and ``tiebreak`` read them raw; a row's record is mapped only when used
-    (``keep`` sees mapped records). An item that does not map cannot be filtered here:
+    (``keep`` sees mapped records). Raw items may be ``LazyRow``s (``rows.py``): the
+    mapper gets the decoded row. An item that does not map cannot be filtered here:
     it is kept, and its row is read by key when shown (see ``Row``).
     """
 
@@ -48,14 +50,14 @@ def paged_stream(
         tie = tiebreak(item) if tiebreak else None
         if mapper is None:
             return Row(position, key(item), sort(item), item, tie)
-        return Row(position, key(item), sort(item), None, tie, partial(mapper, item))
+        return Row(position, key(item), sort(item), None, tie, partial(_map, mapper, item))
 
     if mapper is not None and keep is not None:
         keep_mapped, map_item = keep, mapper
 
         def keep_raw(item: Any) -> bool:
             try:
-                record = map_item(item)
+                record = _map(map_item, item)
             except DRIFT:
                 return True
             return keep_mapped(record)
@@ -86,6 +88,10 @@ def paged_stream(
         return Chunk(rows, False, total if keep is None else None)
 
     return Stream(stream_id, fetch, descending)
+
+
+def _map(mapper: Callable[[Any], T], item: Any) -> T:
+    return mapper(full(item))
 
 
 def span_page_size(start: int, count: int, largest: int) -> int:

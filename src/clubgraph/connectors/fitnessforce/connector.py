@@ -36,6 +36,7 @@ from ..base import (
 )
 from ..fanout import per_distinct
 from ..paging import paged_stream
+from ..rows import ListBody, RowSpec
 from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
 from .filters import client_search_params, invoice_params, subscription_params
@@ -66,6 +67,19 @@ _MAX_PAGE = 200
 # clients of one tenant are asked for and the list takes at most this many pages.
 _BULK_KEYS = 3
 _BULK_PAGES = 2
+# An invoice list's rows are decoded when used; first the fields of their key and order.
+_INVOICE_ROWS = ListBody(
+    RowSpec(
+        "client_id",
+        "invoice_id",
+        "invoice_date",
+        "due_date",
+        "invoice_number",
+        "net_amount",
+        "currency_code",
+    ),
+    "data",
+)
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -325,7 +339,9 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             return paged_stream(
                 f"fitnessforce:{tenant}{suffix}",
                 page_size=self.page_size,
-                fetch_page=self._pager(f"/tenant/{tenant}/invoices", params, _raw),
+                fetch_page=self._pager(
+                    f"/tenant/{tenant}/invoices", params, _raw, decode=_INVOICE_ROWS
+                ),
                 key=lambda raw: invoice_key(tenant, raw["client_id"], raw["invoice_id"]),
                 sort=lambda raw: invoice_sort_raw(raw, field),
                 tiebreak=lambda raw: int(raw["invoice_id"]),
@@ -422,11 +438,15 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             return None
 
     def _pager(
-        self, path: str, params: dict[str, str | int], mapper: Callable[[Any], R]
+        self,
+        path: str,
+        params: dict[str, str | int],
+        mapper: Callable[[Any], R],
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Callable[[int, int], Awaitable[tuple[Sequence[R], int | None]]]:
         async def fetch_page(index: int, size: int) -> tuple[Sequence[R], int | None]:
             query = {**params, "page_number": index + 1, "page_size": size}
-            body = await self.http.request("GET", path, params=query)
+            body = await self.http.request("GET", path, params=query, decode=decode)
             return [mapper(raw) for raw in body["data"]], body["total_records"]
 
         return fetch_page

@@ -35,6 +35,7 @@ from ..base import (
 )
 from ..fanout import by_distinct
 from ..paging import PageFetcher, paged_stream
+from ..rows import ListBody, RowSpec
 from . import mapping, rules, writes
 from .auth import TightAuth, parse_errors
 from .credentials import TightCredentials
@@ -50,6 +51,21 @@ CLIENTS = "/v5/invoicing/clients"
 MAX_PAGE_SIZE = 500
 # Reading a list that fits in one page beats one request per client from this many on.
 _BULK_KEYS = 3
+# An invoice list's rows are decoded when used; first the fields of their key and order.
+_INVOICE_ROWS = ListBody(
+    RowSpec(
+        "id",
+        "businessId",
+        "date",
+        "dueDate",
+        "totalAmountCents",
+        "totalAmount",
+        "currency",
+        "invoiceNo",
+        "invoicePrefix",
+    ),
+    "data",
+)
 
 
 class TightConnector(Connector):
@@ -129,11 +145,17 @@ class TightConnector(Connector):
         return body
 
     async def _page(
-        self, path: str, params: dict[str, str | int], page: int, size: int
+        self,
+        path: str,
+        params: dict[str, str | int],
+        page: int,
+        size: int,
+        decode: ListBody | None = None,
     ) -> tuple[list[Any], int | None]:
-        """One page (``page`` counts from 0 here, from 1 upstream)."""
+        """One page (``page`` counts from 0 here, from 1 upstream); ``decode`` gives its
+        rows as ``LazyRow``s."""
         body = await self.http.request(
-            "GET", path, params={**params, "page": page + 1, "pageSize": size}
+            "GET", path, params={**params, "page": page + 1, "pageSize": size}, decode=decode
         )
         return list(body.get("data") or ()), body.get("totalCount")
 
@@ -377,12 +399,17 @@ class TightConnector(Connector):
         return streams
 
     def _page_reader(
-        self, path: str, params: dict[str, str | int], read: Callable[[Any, str], R], business: str
+        self,
+        path: str,
+        params: dict[str, str | int],
+        read: Callable[[Any, str], R],
+        business: str,
+        decode: ListBody | None = None,
     ) -> PageFetcher[R]:
         """Pages of a list, each row read as a record of ``business``."""
 
         async def fetch_page(page: int, size: int) -> tuple[list[R], int | None]:
-            rows, total = await self._page(path, params, page, size)
+            rows, total = await self._page(path, params, page, size, decode)
             return [read(r, business) for r in rows], total
 
         return fetch_page
@@ -413,7 +440,9 @@ class TightConnector(Connector):
                 paged_stream(
                     f"tight:{business}:{name}" if name else f"tight:{business}",
                     page_size=self.page_size,
-                    fetch_page=self._page_reader(INVOICES, query.params, _raw, business),
+                    fetch_page=self._page_reader(
+                        INVOICES, query.params, _raw, business, _INVOICE_ROWS
+                    ),
                     key=functools.partial(_raw_key, business),
                     sort=functools.partial(_raw_sort, order.field),
                     tiebreak=_raw_tiebreak,

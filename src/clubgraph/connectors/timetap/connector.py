@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...commands import (
@@ -91,8 +91,16 @@ class TimeTapConnector(Connector):
 
     # --- plumbing ----------------------------------------------------------------
 
-    async def _get(self, key_index: int, path: str, params: Params | None = None) -> Any:
-        return await self._http.request("GET", path, params=params, auth=self._auths[key_index])
+    async def _get(
+        self,
+        key_index: int,
+        path: str,
+        params: Params | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        return await self._http.request(
+            "GET", path, params=params, auth=self._auths[key_index], decode=decode
+        )
 
     async def _business_keys(self) -> dict[str, int]:
         """businessId -> index of the API key that reaches it (asked once; through the
@@ -218,8 +226,10 @@ class TimeTapConnector(Connector):
         return [(b, i) for b, i in found.items() if tenant is None or b == tenant]
 
     def _getter(self, index: int) -> streams.Get:
-        async def get(path: str, params: Params) -> Any:
-            return await self._get(index, path, params)
+        async def get(
+            path: str, params: Params, decode: Callable[[bytes], Any] | None = None
+        ) -> Any:
+            return await self._get(index, path, params, decode)
 
         return get
 

@@ -31,10 +31,11 @@ from ..base import (
     normalize_email,
 )
 from ..paging import paged_stream
+from ..rows import ListBody, RowSpec
 from . import mapping
 
-# One business's GET: (path, query) -> decoded body.
-Get = Callable[[str, Params], Awaitable[Any]]
+# One business's GET: (path, query[, decode]) -> decoded body.
+Get = Callable[..., Awaitable[Any]]
 
 # The largest page TimeTap serves (its web app asks for 500 rows).
 MAX_PAGE_SIZE = 500
@@ -61,6 +62,10 @@ _ORDER_FIELDS = {
 # TimeTap may read its YYYY-MM-DD dates in the business's time zone: a day more on
 # each side covers every offset, and the exact bounds are checked here.
 _MARGIN = timedelta(days=1)
+# A status list's rows, decoded when used: the fields of their key and order first.
+_INVOICE_ROWS = ListBody(
+    RowSpec("invoiceId", "businessId", "invoiceDate", "invoiceDueDate", "invoiceNumber")
+)
 _TICK = timedelta(microseconds=1)
 
 
@@ -139,7 +144,7 @@ def invoice_stream(
             "order_field": field,
             "order_mode": _mode(order.direction),
         }
-        body = await get(path, params)
+        body = await get(path, params, _INVOICE_ROWS)
         return list(body), None
 
     def raw_sort(raw: Any) -> Any:
