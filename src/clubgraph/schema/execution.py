@@ -48,9 +48,11 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLAbstractType,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -58,6 +60,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -102,6 +105,18 @@ class Shape:
     type: Any  # the named or list type (unwrapped of non-null)
     serialize: Callable[[Any], Any] | None = None
     of: Shape | None = None
+    # A leaf whose value of exactly this type is its own serialization (a ``str`` for
+    # String and ID, a ``bool`` for Boolean): put in the answer without a call.
+    exact: type | None = None
+
+
+# graphql-core's own String, ID and Boolean (the schema's, unless overridden): each
+# serializes a value of this type as the value itself.
+_EXACT: dict[Any, type] = {
+    GraphQLString.coerce_output_value: str,
+    GraphQLID.coerce_output_value: str,
+    GraphQLBoolean.coerce_output_value: bool,
+}
 
 
 def shape_of(type_: GraphQLOutputType) -> Shape:
@@ -113,7 +128,8 @@ def shape_of(type_: GraphQLOutputType) -> Shape:
     if isinstance(type_, GraphQLEnumType):
         return Shape(_LEAF, nullable, type_, serialize=_enum_serializer(type_))
     if isinstance(type_, GraphQLScalarType):
-        return Shape(_LEAF, nullable, type_, serialize=type_.coerce_output_value)
+        serialize = type_.coerce_output_value
+        return Shape(_LEAF, nullable, type_, serialize=serialize, exact=_EXACT.get(serialize))
     if isinstance(type_, GraphQLObjectType):
         return Shape(_OBJECT, nullable, type_)
     if is_abstract_type(type_):
@@ -595,6 +611,9 @@ class Run:
             shape = plan.shape
             assert shape is not None
             if value is not None and shape.kind == _LEAF:
+                if type(value) is shape.exact:
+                    out[key] = value
+                    continue
                 try:
                     serialized = shape.serialize(value)  # type: ignore[misc]
                 except Exception as error:
