@@ -66,13 +66,15 @@ class Mark:
     hint: int
     sort: Any
     tiebreak: Any
-    # The mark as a cursor holds it, made once: a page's cursors share most marks.
-    packed: list[Any] | None = field(default=None, compare=False, repr=False)
+    # The mark as a cursor holds it (``"stream":[hint,sort,tiebreak]``, JSON), made once:
+    # a page's cursors share most of their marks.
+    packed: bytes | None = field(default=None, compare=False, repr=False)
 
-    def pack(self) -> list[Any]:
+    def pack(self, stream: str) -> bytes:
         packed = self.packed
         if packed is None:
-            packed = self.packed = [self.hint, _enc(self.sort), _enc(self.tiebreak)]
+            value = [self.hint, _enc(self.sort), _enc(self.tiebreak)]
+            packed = self.packed = orjson.dumps(stream) + b":" + orjson.dumps(value)
         return packed
 
 
@@ -155,13 +157,22 @@ def _fingerprint(kind: str) -> str:
 
 
 def encode_cursor(kind: str, point: Cursor) -> str:
-    marks = {sid: m.pack() for sid, m in point.marks.items()}
-    payload = orjson.dumps(
-        [_VERSION, _fingerprint(kind), int(point.reverse), point.at, marks],
-        option=orjson.OPT_SORT_KEYS,
+    # ``[version, fingerprint, reverse, at, {stream: mark, ...}]``, streams in order,
+    # written from each mark's JSON (``Mark.pack``).
+    marks = point.marks
+    payload = b"[%d,%s,%d,%s,{%s}]" % (
+        _VERSION,
+        orjson.dumps(_fingerprint(kind)),
+        int(point.reverse),
+        orjson.dumps(point.at),
+        b",".join(marks[sid].pack(sid) for sid in sorted(marks)),
     )
-    # The fastest level: a cursor's few hundred bytes compress as well as at the best.
-    return base64.urlsafe_b64encode(zlib.compress(payload, 1)).decode().rstrip("=")
+    # The fastest level with a small window and state: a cursor's few hundred bytes
+    # compress as well as at the best level, in a tenth of the time (zlib's default
+    # state is 256 KB to set up); any zlib reader reads it.
+    packer = zlib.compressobj(1, zlib.DEFLATED, 12, 4)
+    packed = packer.compress(payload) + packer.flush()
+    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
 def decode_cursor(kind: str, cursor: str) -> Cursor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -169,8 +170,10 @@ def reverse(order: InvoiceOrder) -> InvoiceOrder:
     return replace(order, direction=flipped)
 
 
+@functools.lru_cache(maxsize=256)
 def describe(flt: Any) -> str:
-    """A stable text of a filter, for cursor kinds: a cursor only works with its filter."""
+    """A stable text of a filter, for cursor kinds: a cursor only works with its filter.
+    (Filters are frozen: the text of the few a process sees is kept.)"""
     parts = []
     for name in sorted(flt.__dataclass_fields__):
         value = getattr(flt, name)
