@@ -132,25 +132,21 @@ class Invoice(Node):
     )
 
     subtotal: Money = record_field(
-        "subtotal", description="Sum of the lines before discount and tax.", wrap=Money.of
+        "subtotal", description="Sum of the lines before discount and tax."
     )
 
-    discount: Money = record_field(
-        "discount", description="Total discount granted on the invoice.", wrap=Money.of
-    )
+    discount: Money = record_field("discount", description="Total discount granted on the invoice.")
 
-    tax: Money = record_field("tax", description="Total tax on the invoice.", wrap=Money.of)
+    tax: Money = record_field("tax", description="Total tax on the invoice.")
 
     total: Money = record_field(
-        "total", description="Amount billed: subtotal minus discount plus tax.", wrap=Money.of
+        "total", description="Amount billed: subtotal minus discount plus tax."
     )
 
-    amount_paid: Money = record_field(
-        "amount_paid", description="Amount paid so far.", wrap=Money.of
-    )
+    amount_paid: Money = record_field("amount_paid", description="Amount paid so far.")
 
     balance_due: Money = record_field(
-        "balance_due", description="Amount still to pay (zero when settled).", wrap=Money.of
+        "balance_due", description="Amount still to pay (zero when settled)."
     )
 
     note: str | None = record_field("note", description="Free-text note or comment on the invoice.")
@@ -233,15 +229,15 @@ class InvoiceItem(Node):
     quantity: Decimal = record_field("quantity", description="Quantity (exact decimal string).")
 
     unit_price: Money = record_field(
-        "unit_price", description="Price of one unit before discount and tax.", wrap=Money.of
+        "unit_price", description="Price of one unit before discount and tax."
     )
 
-    discount: Money = record_field("discount", description="Discount on this line.", wrap=Money.of)
+    discount: Money = record_field("discount", description="Discount on this line.")
 
-    tax: Money = record_field("tax", description="Tax on this line.", wrap=Money.of)
+    tax: Money = record_field("tax", description="Tax on this line.")
 
     total: Money = record_field(
-        "total", description="Line total: quantity x unit price - discount + tax.", wrap=Money.of
+        "total", description="Line total: quantity x unit price - discount + tax."
     )
 
     raw: JSON = record_field("raw", description=RAW_DESCRIPTION, wrap=raw_json)

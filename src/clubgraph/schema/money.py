@@ -13,6 +13,8 @@ from .. import domain
     description="An exact amount of money. Never a float: do arithmetic on `minorUnits`."
 )
 class Money:
+    # A record's ``domain.Money`` is served as this type as it is (same ``amount`` and
+    # ``currency``; the resolvers below read only those): no copy per amount shown.
     amount: Decimal = strawberry.field(
         description='Amount in major units as an exact decimal string, e.g. "49.95".'
     )

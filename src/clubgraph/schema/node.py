@@ -86,7 +86,9 @@ def record_field(
     attribute: str, *, description: str, wrap: Callable[[Any], Any] | None = None
 ) -> Any:
     """A field that shows one attribute of its entity's record, ``wrap`` turning it into
-    the field's GraphQL type (``Money.of``); the field's type is its annotation.
+    the field's GraphQL type where the record's value does not serve it as it is (a
+    record's ``domain.Money`` does: it has the ``Money`` type's attributes); the field's
+    type is its annotation.
 
     The record is loaded when the entity came without one. The compiled executor
     (``execution.py``) reads ``RECORD_READ`` and takes the attribute straight from a

@@ -122,7 +122,7 @@ class Subscription(Node):
     )
 
     price: Money | None = record_field(
-        "price", description="Amount billed each interval, if known.", wrap=Money.maybe
+        "price", description="Amount billed each interval, if known."
     )
 
     starts_at: datetime | None = record_field("starts_at", description="When it starts or started.")
