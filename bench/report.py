@@ -80,6 +80,37 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# The same columns as a Markdown table (docs/benchmarks.md).
+_MARKDOWN_HEADER = (
+    "server",
+    "wl",
+    "latency",
+    "upstream/min",
+    "p50 ms",
+    "p99 ms",
+    "floor ms",
+    "rps@1",
+    "rps@16",
+    "rps@64",
+    "CPU µs/req",
+    "RSS MB",
+)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The table as Markdown, rows in the run's order."""
+    lines = [
+        "| " + " | ".join(_MARKDOWN_HEADER) + " |",
+        "|" + "---|" * len(_MARKDOWN_HEADER),
+    ]
+    for row in rows:
+        values = cells(row)
+        if "error" in row:
+            values = values[:3] + [values[3]] + [""] * (len(_MARKDOWN_HEADER) - 4)
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def row_summary(row: dict[str, Any]) -> str:
     return " ".join(
         f"{name}={value}" for (name, _), value in zip(COLUMNS, cells(row), strict=False)
@@ -158,3 +189,18 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.report [results.json]``: a run's table as Markdown."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else Path(__file__).resolve().parent / "results" / "latest.json"
+    print(markdown(json.loads(path.read_text())["rows"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
