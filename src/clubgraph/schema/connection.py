@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry import Private
 
+from ..connectors.base import Row
 from ..listing import Edge as ListingEdge
 from ..listing import Page
 from .errors import BadInput
@@ -62,7 +63,65 @@ class Connection(Generic[NodeT]):
 
     @strawberry.field(description="The items of this page without their cursors.")
     def nodes(self) -> list[NodeT]:
+        return self.node_list()
+
+    def node_list(self) -> list[NodeT]:
         return [edge.node for edge in self.edges]
+
+
+class FirstPage(Connection[Any]):
+    """The first page of a list held in memory, ordered and cut (``memory_connection``).
+
+    Its nodes are made at once; its edges (each with the point its cursor names) and
+    its page info only when read. An invoice's lines and a client's plans are shown
+    through ``nodes`` far more often than through ``edges``, and a query of 500
+    invoices lists 500 of these pages.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        stream_id: str,
+        records: list[Any],
+        order: Callable[[Any], tuple[Any, Any]],
+        nodes: list[Any],
+        has_next_page: bool,
+        total_count: int,
+    ) -> None:
+        self._kind = kind
+        self._stream = stream_id
+        self._records = records
+        self._order = order
+        self._nodes = nodes
+        self._has_next_page = has_next_page
+        self._made: list[Edge[Any]] | None = None
+        self.total_count = total_count
+
+    def node_list(self) -> list[Any]:
+        return self._nodes
+
+    @property  # type: ignore[override]
+    def edges(self) -> list[Edge[Any]]:
+        made = self._made
+        if made is None:
+            made = self._made = []
+            for index, (record, node) in enumerate(zip(self._records, self._nodes, strict=True)):
+                sort, tiebreak = self._order(record)
+                row = Row(0, record.key, sort, record, tiebreak)
+                made.append(
+                    Edge(node=node, at=ListingEdge(row, self._kind, None, self._stream, index))
+                )
+        return made
+
+    @property  # type: ignore[override]
+    def page_info(self) -> PageInfo:
+        edges = self.edges
+        return PageInfo(
+            has_next_page=self._has_next_page,
+            has_previous_page=False,
+            first=edges[0].at if edges else None,
+            last=edges[-1].at if edges else None,
+        )
 
 
 def page_size(requested: int | None, default: int, maximum: int, name: str = "first") -> int:

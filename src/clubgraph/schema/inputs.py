@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -19,8 +19,11 @@ from ..connectors.base import (
 )
 from ..domain import InvoiceStatus
 from ..listing import OpenStreams, Page, memory_page, paginate
-from .connection import page_size
+from .connection import Connection, FirstPage, page_size, to_connection
 from .errors import BadInput
+
+R = TypeVar("R")
+NodeT = TypeVar("NodeT")
 
 strawberry.enum(
     InvoiceSortField,
@@ -142,6 +145,37 @@ async def page_in_memory(
         last=args.last,
         before=args.before,
     )
+
+
+async def memory_connection(
+    kind: str,
+    stream_id: str,
+    records: Iterable[R],
+    *,
+    order: Callable[[R], tuple[Any, Any]],
+    descending: bool,
+    args: PageArgs,
+    wrap: Callable[[R], NodeT],
+) -> Connection[NodeT]:
+    """A connection over records held in memory: ordered by ``order`` (a record's
+    ``(sort, tiebreak)``, what its row would carry), each shown as ``wrap(record)``.
+
+    The first page (no cursor, no ``last``) is cut here and made lazily (``FirstPage``),
+    with the nodes, edges and cursors ``memory_page`` and ``to_connection`` give;
+    every other page goes through them.
+    """
+    if args.last is None and args.after is None and args.before is None:
+        ordered = sorted(records, key=order, reverse=descending)
+        count = args.first if args.first is not None else 0
+        shown = ordered[:count]
+        nodes = [wrap(record) for record in shown]
+        return FirstPage(kind, stream_id, shown, order, nodes, len(ordered) > count, len(ordered))
+    rows = []
+    for record in records:
+        sort, tiebreak = order(record)
+        rows.append(Row(0, record.key, sort, record, tiebreak))  # type: ignore[attr-defined]
+    page = await page_in_memory(kind, stream_id, rows, descending=descending, args=args)
+    return to_connection(page, lambda row: wrap(row.record))
 
 
 def invoice_filter(

@@ -21,7 +21,7 @@ from ..connectors.base import (
     invoice_sort_value,
 )
 from ..domain import EntityType, Key
-from .connection import Connection, to_connection
+from .connection import Connection
 from .enums import InvoiceItemKind, InvoiceStatus
 from .inputs import (
     AfterArg,
@@ -31,8 +31,8 @@ from .inputs import (
     LastArg,
     PageArgs,
     describe,
+    memory_connection,
     page_args,
-    page_in_memory,
 )
 from .money import Money
 from .node import (
@@ -54,6 +54,11 @@ LazyClient = Annotated["Client", strawberry.lazy("clubgraph.schema.client")]
 LazySubscription = Annotated["Subscription", strawberry.lazy("clubgraph.schema.subscription")]
 
 
+def _line_order(line: domain.InvoiceItemRecord) -> tuple[int, str]:
+    """Lines in their order on the invoice (the id breaks ties)."""
+    return (line.position, line.key.id)
+
+
 def memory_tiebreak(key: Key) -> tuple[str, str, str]:
     """Ties in lists held in memory, which may mix sources: source, tenant, id."""
     return (key.source.value, key.tenant, key.id)
@@ -72,15 +77,16 @@ async def invoice_connection(
     order: InvoiceOrder,
 ) -> Connection[Invoice]:
     """A connection over invoices already in memory, filtered and ordered here."""
-    rows = [
-        Row(0, r.key, invoice_sort_value(r, order.field), r, memory_tiebreak(r.key))
-        for r in records
-        if invoice_matches(r, flt)
-    ]
     kind = f"{kind}|{describe(flt)}|{order.field.value}:{order.direction.value}"
-    descending = order.direction is SortDirection.DESC
-    page = await page_in_memory(kind, "memory", rows, descending=descending, args=args)
-    return to_connection(page, Invoice.of_row)
+    return await memory_connection(
+        kind,
+        "memory",
+        [r for r in records if invoice_matches(r, flt)],
+        order=lambda r: (invoice_sort_value(r, order.field), memory_tiebreak(r.key)),
+        descending=order.direction is SortDirection.DESC,
+        args=args,
+        wrap=Invoice.of_record,
+    )
 
 
 @strawberry.federation.type(
@@ -173,15 +179,15 @@ class Invoice(Node):
         lines: Sequence[domain.InvoiceItemRecord] | None = record.items
         if lines is None:
             lines = await info.context.loaders.invoice_items.load(self.key)
-        rows = [Row(0, line.key, line.position, line, line.key.id) for line in lines]
-        page = await page_in_memory(
+        return await memory_connection(
             f"items|{ids.encode(self.key)}",
             "lines",
-            rows,
+            lines,
+            order=_line_order,
             descending=False,
             args=page_args(info, first, after, last, before),
+            wrap=InvoiceItem.of_record,
         )
-        return to_connection(page, InvoiceItem.of_row)
 
     @strawberry.field(description="The membership or recurring plan this invoice bills, if any.")
     async def subscription(self, info: Ctx) -> LazySubscription | None:

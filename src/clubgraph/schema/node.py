@@ -33,6 +33,11 @@ _TENANT = "The source's tenant, business or company the record belongs to."
 class Node:
     key: Private[Key]
 
+    @classmethod
+    def of_record(cls, record: Any) -> Any:
+        """The entity of a record at hand (every entity type keeps it as ``record``)."""
+        return cls(key=record.key, record=record)  # type: ignore[call-arg]
+
     @strawberry.field(description="Global ID: pass it to `node(id:)` to fetch this object again.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode(self.key))

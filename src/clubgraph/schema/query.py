@@ -14,7 +14,6 @@ from .. import domain, ids
 from ..connectors.base import (
     ClientFilter,
     Connector,
-    Row,
     SortDirection,
     Stream,
     SubscriptionFilter,
@@ -38,8 +37,8 @@ from .inputs import (
     WithBalanceDueArg,
     describe,
     invoice_filter,
+    memory_connection,
     page_args,
-    page_in_memory,
     page_of,
 )
 from .inputs import reverse as reverse_order
@@ -294,14 +293,19 @@ class Query:
         principal = info.context.principal
         if principal.is_member:
             clients = await _own_clients(info, source)
-            rows = [
-                Row(0, r.key, client_sort_value(r), r, memory_tiebreak(r.key))
-                for r in clients
-                if client_matches(r, flt) and (tenant is None or r.key.tenant == tenant)
-            ]
-            kind = _kind("own-clients", _values(source), describe(flt))
-            page = await page_in_memory(kind, "memory", rows, descending=False, args=args)
-            return to_connection(page, Client.of_row)
+            return await memory_connection(
+                _kind("own-clients", _values(source), describe(flt)),
+                "memory",
+                [
+                    r
+                    for r in clients
+                    if client_matches(r, flt) and (tenant is None or r.key.tenant == tenant)
+                ],
+                order=lambda r: (client_sort_value(r), memory_tiebreak(r.key)),
+                descending=False,
+                args=args,
+                wrap=Client.of_record,
+            )
         connectors = _connectors(info, source)
 
         async def open_streams(reverse: bool) -> Sequence[Stream[Any]]:

@@ -18,7 +18,7 @@ from ..connectors.base import (
     subscription_sort_value,
 )
 from ..domain import EntityType
-from .connection import Connection, to_connection
+from .connection import Connection
 from .enums import BillingInterval, SubscriptionKind, SubscriptionStatus
 from .inputs import (
     AfterArg,
@@ -32,8 +32,8 @@ from .inputs import (
     WithBalanceDueArg,
     describe,
     invoice_filter,
+    memory_connection,
     page_args,
-    page_in_memory,
 )
 from .invoice import Invoice, invoice_connection, memory_tiebreak, order_of
 from .money import Money
@@ -64,15 +64,19 @@ async def subscription_connection(
 ) -> Connection[Subscription]:
     """A connection over subscriptions already in memory, newest start first."""
     flt = SubscriptionFilter(statuses=frozenset(status or ()))
-    rows = [
-        Row(0, r.key, subscription_sort_value(r), r, memory_tiebreak(r.key))
-        for r in records
-        if subscription_matches(r, flt)
-    ]
-    page = await page_in_memory(
-        f"{kind}|{describe(flt)}", "memory", rows, descending=True, args=args
+    return await memory_connection(
+        f"{kind}|{describe(flt)}",
+        "memory",
+        [r for r in records if subscription_matches(r, flt)],
+        order=_subscription_order,
+        descending=True,
+        args=args,
+        wrap=Subscription.of_record,
     )
-    return to_connection(page, Subscription.of_row)
+
+
+def _subscription_order(record: domain.SubscriptionRecord) -> tuple[Any, Any]:
+    return (subscription_sort_value(record), memory_tiebreak(record.key))
 
 
 @strawberry.federation.type(
