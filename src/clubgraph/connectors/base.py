@@ -484,10 +484,10 @@ def invoice_sort_parts(
 ) -> Any:
     """Same as ``invoice_sort_value`` for a source that knows only summary fields."""
     if field is InvoiceSortField.ISSUED_AT:
-        return issued_at
+        return in_utc(issued_at)
     if field is InvoiceSortField.DUE_AT:
         # Invoices without a due date sort as if due when issued.
-        return due_at if due_at is not None else issued_at
+        return in_utc(due_at if due_at is not None else issued_at)
     if field is InvoiceSortField.TOTAL:
         return total
     return number or ""
@@ -499,4 +499,16 @@ def client_sort_value(record: ClientRecord) -> Any:
 
 def subscription_sort_value(record: SubscriptionRecord) -> Any:
     """Start date; subscriptions without one sort as the oldest."""
-    return record.starts_at or datetime(1970, 1, 1, tzinfo=UTC)
+    return in_utc(record.starts_at) if record.starts_at else _EPOCH
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def in_utc(moment: Any) -> Any:
+    """A sort value's instant in UTC. Aware datetimes compare by instant whatever their
+    offsets, but two of different ``tzinfo`` compare thirty times slower than two of
+    the same: a merge compares thousands (FitnessForce sends local offsets)."""
+    if moment is None or moment.tzinfo is UTC:
+        return moment
+    return moment.astimezone(UTC)
