@@ -38,7 +38,70 @@ if TYPE_CHECKING:
     from .observability import Telemetry
 
 R = TypeVar("R")
+K = TypeVar("K")
+V = TypeVar("V")
 Fetch = Callable[[Connector, Sequence[Key]], Awaitable[Sequence[Any]]]
+
+
+_ABSENT: Any = object()
+
+
+class Deferred:
+    """A value to prime made only if its key is loaded (``Loader.prime``); ``make``
+    may give None: nothing known after all, the key is read as usual."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose primed values become futures only when loaded.
+
+    A list page primes its records (and the lines and clients they carry) so that a
+    later read by key costs nothing; most are never read by key. Priming here only
+    notes the value; ``load`` turns it into a cached future first. What the loader
+    answers is the same as with aiodataloader's ``prime``: the first value primed for
+    a key wins, and a key already cached is left as it is.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._primed: dict[Any, Any] = {}
+
+    def prime(self, key: K, value: V | Deferred) -> Loader[K, V]:  # type: ignore[override]
+        cache_key = self.get_cache_key(key)
+        if cache_key not in self._cache:
+            self._primed.setdefault(cache_key, value)
+        return self
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        if self._primed and key is not None:
+            value = self._primed.pop(self.get_cache_key(key), _ABSENT)
+            if type(value) is Deferred:
+                value = value.make()
+                if value is None:
+                    value = _ABSENT
+            if value is not _ABSENT:
+                super().prime(key, value)
+        return super().load(key)
+
+    def clear(self, key: K) -> Loader[K, V]:
+        self._primed.pop(self.get_cache_key(key), None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> Loader[K, V]:
+        self._primed.clear()
+        super().clear_all()
+        return self
+
+
+def _embeds_clients(connector: Any) -> bool:
+    """Whether a connector's invoices may carry their client (it says which)."""
+    method = getattr(connector, "embedded_client", None)
+    return method is not None and getattr(method, "__func__", None) is not Connector.embedded_client
 
 
 class SourceNotConfigured(LookupError):
@@ -64,16 +127,16 @@ class Loaders:
         self.scope = scope
         # Invalidations started by ``wrote``, awaited by ``settle``.
         self._invalidating: set[asyncio.Task[None]] = set()
-        self.client: DataLoader[Key, ClientRecord | None] = DataLoader(
+        self.client: Loader[Key, ClientRecord | None] = Loader(
             self._gate(self._batch(lambda c, ks: c.clients(ks), shared=True), _client_visible)
         )
-        self.invoice: DataLoader[Key, InvoiceRecord | None] = DataLoader(
+        self.invoice: Loader[Key, InvoiceRecord | None] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.invoices(ks), self._seen_invoice, shared=True),
                 _invoice_visible,
             )
         )
-        self.invoice_items: DataLoader[Key, Sequence[InvoiceItemRecord]] = DataLoader(
+        self.invoice_items: Loader[Key, Sequence[InvoiceItemRecord]] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.invoice_items(ks), self._seen_items),
                 self._lines_of_visible_invoice,
@@ -92,30 +155,30 @@ class Loaders:
             fetched = dict(zip(missing, await fetch_lines(missing), strict=True)) if missing else {}
             return [known[k] if k in known else fetched[k] for k in keys]
 
-        self.invoice_item: DataLoader[Key, InvoiceItemRecord | None] = DataLoader(
+        self.invoice_item: Loader[Key, InvoiceItemRecord | None] = Loader(
             self._gate(lines_by_key, self._line_of_visible_invoice)
         )
-        self.subscription: DataLoader[Key, SubscriptionRecord | None] = DataLoader(
+        self.subscription: Loader[Key, SubscriptionRecord | None] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.subscriptions(ks), shared=True),
                 _subscription_visible,
             )
         )
-        self.client_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
+        self.client_invoices: Loader[Key, Sequence[InvoiceRecord]] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.client_invoices(ks), self._seen_invoices),
                 _visible_invoices,
                 absent=(),
             )
         )
-        self.client_subscriptions: DataLoader[Key, Sequence[SubscriptionRecord]] = DataLoader(
+        self.client_subscriptions: Loader[Key, Sequence[SubscriptionRecord]] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.client_subscriptions(ks), self._seen_subscriptions),
                 _visible_subscriptions,
                 absent=(),
             )
         )
-        self.subscription_invoices: DataLoader[Key, Sequence[InvoiceRecord]] = DataLoader(
+        self.subscription_invoices: Loader[Key, Sequence[InvoiceRecord]] = Loader(
             self._gate(
                 self._batch(lambda c, ks: c.subscription_invoices(ks), self._seen_invoices),
                 _visible_invoices,
@@ -123,9 +186,7 @@ class Loaders:
             )
         )
 
-        self.clients_by_email: DataLoader[str, Sequence[ClientRecord]] = DataLoader(
-            self._find_by_email
-        )
+        self.clients_by_email: Loader[str, Sequence[ClientRecord]] = Loader(self._find_by_email)
         if telemetry is not None:
             # Every batch measured (its size) and traced (``loader.batch``), by loader name.
             for name, loader in vars(self).items():
@@ -230,10 +291,14 @@ class Loaders:
             self.invoice_items.prime(record.key, record.items)
             self._embedded_lines.append(record.items)
         connector = self.connectors.get(record.key.source)
-        if connector is not None and record.client_key is not None:
-            client = connector.embedded_client(record)
-            if client is not None:
-                self.client.prime(client.key, client)
+        client_key = record.client_key
+        if client_key is not None and _embeds_clients(connector):
+            # The client the invoice carries, mapped only if that client is read.
+            def embedded() -> ClientRecord | None:
+                client = connector.embedded_client(record)  # type: ignore[union-attr]
+                return client if client is not None and client.key == client_key else None
+
+            self.client.prime(client_key, Deferred(embedded))
 
     def _seen_items(self, items: Any) -> None:
         if isinstance(items, Sequence):

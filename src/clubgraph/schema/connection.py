@@ -100,8 +100,8 @@ class FirstPage(Connection[Any]):
     def node_list(self) -> list[Any]:
         return self._nodes
 
-    @property  # type: ignore[override]
-    def edges(self) -> list[Edge[Any]]:
+    @property
+    def edges(self) -> list[Edge[Any]]:  # type: ignore[override]
         made = self._made
         if made is None:
             made = self._made = []
@@ -113,8 +113,8 @@ class FirstPage(Connection[Any]):
                 )
         return made
 
-    @property  # type: ignore[override]
-    def page_info(self) -> PageInfo:
+    @property
+    def page_info(self) -> PageInfo:  # type: ignore[override]
         edges = self.edges
         return PageInfo(
             has_next_page=self._has_next_page,
