@@ -194,3 +194,18 @@ async def test_a_deferred_value_is_made_only_when_loaded() -> None:
     assert made == ["made x", "None"]
     assert await loader.load("x") == "made x"
     assert made == ["made x", "None"]
+
+
+async def test_started_gives_a_load_only_when_one_was_asked_for_or_primed() -> None:
+    loader = Loader(_batch)
+    assert loader.started("a") is None
+    assert loader.started("a") is None  # asking starts nothing
+    loader.prime("p", "primed p")
+    primed = loader.started("p")
+    assert primed is not None
+    assert await primed == "primed p"
+    asked = loader.load("b")
+    assert loader.started("b") is asked
+    assert await asked == "loaded b"
+    loader.clear("b")
+    assert loader.started("b") is None

@@ -87,6 +87,14 @@ class Loader(DataLoader[K, V]):
                 super().prime(key, value)
         return super().load(key)
 
+    def started(self, key: K) -> asyncio.Future[V] | None:
+        """The load of ``key`` when one was asked for or primed, else None (nothing
+        is loaded here)."""
+        cache_key = self.get_cache_key(key)
+        if cache_key in self._primed:
+            return self.load(key)
+        return self._cache.get(cache_key)
+
     def clear(self, key: K) -> Loader[K, V]:
         self._primed.pop(self.get_cache_key(key), None)
         super().clear(key)

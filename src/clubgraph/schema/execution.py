@@ -88,8 +88,9 @@ _PLANS_KEPT = 256
 
 # How a field's value is completed.
 _LEAF, _OBJECT, _LIST, _ABSTRACT = range(4)
-# How a field's value is obtained.
-_ATTRIBUTE, _RESOLVER_WITH_SELF, _RESOLVER, _TYPENAME_FIELD, _RECORD = range(5)
+# How a field's value is obtained. ``_SELF_CALL``: a plain (not async) resolver of the
+# object alone, without arguments or info (``Node.id``, ``Connection.nodes``).
+_ATTRIBUTE, _RESOLVER_WITH_SELF, _RESOLVER, _TYPENAME_FIELD, _RECORD, _SELF_CALL = range(6)
 
 
 class Unsupported(Exception):
@@ -335,6 +336,14 @@ class Operation:
         plan.strawberry_field = strawberry_field
         info = resolver.info_parameter
         plan.info_parameter = info.name if info is not None else None
+        if (
+            plan.mode == _RESOLVER_WITH_SELF
+            and not plan.is_async
+            and not definition.args
+            and info is None
+            and len(inspect.signature(function).parameters) == 1
+        ):
+            plan.mode = _SELF_CALL
         return plan
 
 
@@ -583,6 +592,12 @@ class Run:
                 elif mode == _TYPENAME_FIELD:
                     out[key] = plan.parent.name
                     continue
+                elif mode == _SELF_CALL:
+                    value = plan.resolver(source)  # type: ignore[misc]
+                    if _may_be_awaited(type(value)) and inspect.isawaitable(value):
+                        out[key] = None
+                        self.parked.append(_Parked(_awaited(value), None, plan, out, slot))
+                        continue
                 else:
                     kwargs = kwargs_of.get(plan)
                     if kwargs is None:

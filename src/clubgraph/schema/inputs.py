@@ -117,12 +117,21 @@ def page_args(
 ) -> PageArgs:
     """Validated paging arguments; neither `first` nor `last` means a default first page."""
     settings = info.context.settings
+    if first is None and after is None and last is None and before is None:
+        return _first_page(settings.default_page_size)
     if first is not None and last is not None:
         raise BadInput("pass `first` or `last`, not both")
     if last is not None:
         return PageArgs(None, after, page_size(last, 0, settings.max_page_size, "last"), before)
     size = page_size(first, settings.default_page_size, settings.max_page_size, "first")
     return PageArgs(size, after, None, before)
+
+
+@functools.lru_cache(maxsize=16)
+def _first_page(size: int) -> PageArgs:
+    """The arguments of a list asked for without any (most of the lists nested in a
+    query): one frozen value per default page size."""
+    return PageArgs(size, None, None, None)
 
 
 async def page_of(kind: str, open_streams: OpenStreams, args: PageArgs) -> Page[Any]:

@@ -164,7 +164,20 @@ class Invoice(Node):
         from .client import Client
 
         client_key = (self.record or await self._rec(info)).client_key
-        return None if client_key is None else Client(key=client_key)
+        if client_key is None:
+            return None
+        # When the client is being loaded already (the page started the loads its
+        # selection needs), it comes with its record, and its fields are read from it
+        # at once instead of each waiting for the same load. A failed or empty load is
+        # left to those fields to report, as when nothing was started.
+        load = info.context.loaders.client.started(client_key)
+        if load is None:
+            return Client(key=client_key)
+        try:
+            record = await load
+        except Exception:
+            record = None
+        return Client(key=client_key, record=record)
 
     @strawberry.field(description="The lines of the invoice, in their order on the invoice.")
     async def items(
