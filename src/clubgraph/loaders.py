@@ -272,9 +272,11 @@ class Loaders:
         cycle collector, a page of records outlives its request and the collector walks
         it again and again. Emptying the caches frees them as soon as the answer goes.
         """
-        for loader in vars(self).values():
-            if isinstance(loader, DataLoader):
-                loader.clear_all()
+        loaders = self.__dict__.get("_all")
+        if loaders is None:
+            loaders = self._all = [v for v in vars(self).values() if isinstance(v, DataLoader)]
+        for loader in loaders:
+            loader.clear_all()
         self._embedded_lines.clear()
         self._lines.clear()
 

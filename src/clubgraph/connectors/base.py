@@ -172,13 +172,16 @@ class Row(Generic[T]):
     # shows, and only the rows shown need mapping.
     make: Callable[[], T] | None = field(default=None, compare=False, repr=False)
 
+    def _what(self) -> str:
+        return f"{self.key.type.value} {self.key.id}"
+
     @property
     def record(self) -> T | None:
         """The full record: as the upstream sent it (mapped on first use), or None
         when only the key is known."""
         if self.value is None and self.make is not None:
             try:
-                with decoding(self.key.source, f"{self.key.type.value} {self.key.id}"):
+                with decoding(self.key.source, self._what):
                     value = self.make()
             except UpstreamBadResponse:
                 object.__setattr__(self, "make", None)  # known by key only from now on

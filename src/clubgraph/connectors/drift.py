@@ -14,10 +14,9 @@ raw beside an ``UNKNOWN`` member.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from ..domain import Source
 from ..errors import UpstreamBadResponse, UpstreamError
@@ -74,19 +73,28 @@ def bad_response(source: Source | str, what: str, exc: BaseException) -> Upstrea
     return UpstreamBadResponse(name, f"{what} did not map: {describe(exc)}")
 
 
-@contextmanager
-def decoding(source: Source | str, what: str) -> Iterator[None]:
+class decoding:
     """Turn a mapping failure inside the block into ``UpstreamBadResponse``.
 
-    ``what`` says what was being read (``"invoices"``, ``"Invoice 5001/81"``); upstream
-    errors raised in the block pass unchanged.
+    ``what`` says what was being read (``"invoices"``, ``"Invoice 5001/81"``), or gives
+    it when called (made only on failure); upstream errors raised in the block pass
+    unchanged. A class, not a generator: it is entered once per row mapped.
     """
-    try:
-        yield
-    except UpstreamError:
-        raise
-    except DRIFT as exc:
-        error = bad_response(source, what, exc)
+
+    __slots__ = ("source", "what")
+
+    def __init__(self, source: Source | str, what: str | Callable[[], str]) -> None:
+        self.source = source
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
+        if exc is None or isinstance(exc, UpstreamError) or not isinstance(exc, DRIFT):
+            return False
+        what = self.what if isinstance(self.what, str) else self.what()
+        error = bad_response(self.source, what, exc)
         log.warning("%s", error, exc_info=exc)
         raise error from exc
 
