@@ -89,37 +89,24 @@ async def test_a_first_page_in_memory_is_the_general_page(
 
 async def test_other_pages_in_memory_go_the_general_way() -> None:
     things = _things(9, seed=3)
-    first = await memory_connection(
-        "things|x",
-        "memory",
-        things,
-        order=_order,
-        descending=False,
-        args=PageArgs(4, None, None, None),
-        wrap=lambda t: Node(t.key, t),
-    )
-    after = first.page_info.end_cursor()
-    rest = await memory_connection(
-        "things|x",
-        "memory",
-        things,
-        order=_order,
-        descending=False,
-        args=PageArgs(10, after, None, None),
-        wrap=lambda t: Node(t.key, t),
-    )
+
+    async def page(args: PageArgs) -> Any:
+        return await memory_connection(
+            "things|x",
+            "memory",
+            things,
+            order=_order,
+            descending=False,
+            args=args,
+            wrap=lambda t: Node(t.key, t),
+        )
+
+    first = await page(PageArgs(4, None, None, None))
+    rest = await page(PageArgs(10, first.page_info.end_cursor(), None, None))
     assert not isinstance(rest, FirstPage)
     shown = [n.record for n in first.nodes()] + [n.record for n in rest.nodes()]
     assert shown == sorted(things, key=_order)
-    last = await memory_connection(
-        "things|x",
-        "memory",
-        things,
-        order=_order,
-        descending=False,
-        args=PageArgs(None, None, 2, None),
-        wrap=lambda t: Node(t.key, t),
-    )
+    last = await page(PageArgs(None, None, 2, None))
     assert [n.record for n in last.nodes()] == sorted(things, key=_order)[-2:]
 
 
