@@ -17,7 +17,6 @@ from clubgraph.listing import (
     InvalidPaging,
     OpenStreams,
     Page,
-    memory_page,
     memory_streams,
     paginate,
 )
@@ -251,45 +250,44 @@ async def test_lists_in_memory_page_the_same_way() -> None:
 
 
 async def test_a_first_page_in_memory_is_the_page_paginate_gives() -> None:
+    # The first page of records held in memory is cut directly (``FirstPage``), without
+    # the merge: it must be the page ``paginate`` gives, cursors included.
+    from clubgraph.schema.inputs import PageArgs, memory_connection
+
     rows = [
         Row(0, Key(EntityType.INVOICE, Source.TIGHT, "t", str(i)), i % 4, None, i)
         for i in range(1, 12)
     ]
+
+    async def cut(descending: bool, args: PageArgs) -> Any:
+        return await memory_connection(
+            "k",
+            "m",
+            rows,
+            order=lambda r: (r.sort, r.tiebreak),
+            descending=descending,
+            args=args,
+            wrap=lambda r: r,
+        )
+
     for descending in (True, False):
         for first in (0, 1, 3, 11, 20):
             streams = memory_streams("m", rows, descending=descending)
             want = await paginate("k", streams, first=first, after=None, last=None, before=None)
-            got = await memory_page(
-                "k",
-                "m",
-                rows,
-                descending=descending,
-                first=first,
-                after=None,
-                last=None,
-                before=None,
-            )
-            assert [e.cursor for e in got.edges] == [e.cursor for e in want.edges]
-            assert [e.row.key for e in got.edges] == [e.row.key for e in want.edges]
-            assert (got.has_next_page, got.has_previous_page, got.total_count) == (
+            got = await cut(descending, PageArgs(first, None, None, None))
+            assert [e.cursor() for e in got.edges] == [e.cursor for e in want.edges]
+            assert [e.node.key for e in got.edges] == [e.row.key for e in want.edges]
+            info = got.page_info
+            assert (info.has_next_page, info.has_previous_page, got.total_count) == (
                 want.has_next_page,
                 want.has_previous_page,
                 want.total_count,
             )
             # the next page, through a cursor, continues where the direct cut stopped
-            if got.edges and got.has_next_page:
-                after = got.edges[-1].cursor
-                rest = await memory_page(
-                    "k",
-                    "m",
-                    rows,
-                    descending=descending,
-                    first=50,
-                    after=after,
-                    last=None,
-                    before=None,
-                )
-                seen = [e.row.key for e in got.edges] + [e.row.key for e in rest.edges]
+            if got.edges and info.has_next_page:
+                after = got.edges[-1].cursor()
+                rest = await cut(descending, PageArgs(50, after, None, None))
+                seen = [e.node.key for e in got.edges] + [e.node.key for e in rest.edges]
                 assert len(seen) == len(set(seen)) == len(rows)
 
 

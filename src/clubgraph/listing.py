@@ -90,10 +90,10 @@ class Cursor:
 
 @dataclass(slots=True)
 class Edge(Generic[T]):
-    """A row of a page and the point its cursor names. A first page cut from rows in
-    memory (``memory_page``) leaves ``point`` unset: the point is then the row's place
-    ``index`` in the one stream ``stream``, made when the cursor is asked for (an
-    invoice's lines are listed far more often than their cursors)."""
+    """A row of a page and the point its cursor names. A first page cut from records
+    in memory (``schema.connection.FirstPage``) leaves ``point`` unset: the point is
+    then the row's place ``index`` in the one stream ``stream``, made when the cursor
+    is asked for (an invoice's lines are listed far more often than their cursors)."""
 
     row: Row[T]
     kind: str
@@ -446,23 +446,17 @@ async def memory_page(
     last: int | None,
     before: str | None,
 ) -> Page[T]:
-    """A page of rows already in memory, as ``paginate`` over ``memory_streams`` gives
-    it. The first page (no cursor, no ``last``), by far the most asked for (an
-    invoice's lines, a client's plans), is cut here directly with the same cursors;
-    every other page goes through ``paginate``."""
-    if last is not None or after is not None or before is not None:
-        return await paginate(
-            kind,
-            memory_streams(stream_id, rows, descending=descending),
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
-    ordered = sorted(rows, key=_row_key, reverse=descending)
-    count = first if first is not None else 0
-    edges = [Edge(row, kind, None, stream_id, i) for i, row in enumerate(ordered[:count])]
-    return Page(edges, len(ordered) > count, False, len(ordered))
+    """A page of rows already in memory: ``paginate`` over ``memory_streams``. (A first
+    page of records in memory is cut without rows by ``schema.inputs.memory_connection``,
+    with the same cursors.)"""
+    return await paginate(
+        kind,
+        memory_streams(stream_id, rows, descending=descending),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )
 
 
 def memory_streams(stream_id: str, rows: Sequence[Row[T]], *, descending: bool) -> OpenStreams:

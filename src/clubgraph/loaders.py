@@ -154,6 +154,8 @@ class Loaders:
         # Lines that came embedded in invoices, indexed by key only when a line is
         # asked for by key: the invoices' lines are then mapped, not before.
         self._embedded_lines: list[Sequence[InvoiceItemRecord]] = []
+        # Whether each source's connector may carry clients inside invoices.
+        self._embeds: dict[Source, bool] = {}
         self._lines: dict[Key, InvoiceItemRecord] = {}
         fetch_lines = self._batch(lambda c, ks: c.invoice_item(ks))
 
@@ -300,9 +302,13 @@ class Loaders:
         if record.items is not None:
             self.invoice_items.prime(record.key, record.items)
             self._embedded_lines.append(record.items)
-        connector = self.connectors.get(record.key.source)
+        source = record.key.source
+        connector = self.connectors.get(source)
         client_key = record.client_key
-        if client_key is not None and _embeds_clients(connector):
+        embeds = self._embeds.get(source)
+        if embeds is None:
+            embeds = self._embeds[source] = _embeds_clients(connector)
+        if client_key is not None and embeds:
             # The client the invoice carries, mapped only if that client is read.
             def embedded() -> ClientRecord | None:
                 client = connector.embedded_client(record)  # type: ignore[union-attr]

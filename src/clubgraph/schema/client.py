@@ -10,7 +10,7 @@ from strawberry import Private
 from strawberry.scalars import JSON
 
 from .. import domain, ids
-from ..connectors.base import Row, normalize_email
+from ..connectors.base import normalize_email
 from ..domain import EntityType
 from .connection import Connection
 from .inputs import (
@@ -61,10 +61,6 @@ class Client(Node):
         if self.record is None:
             self.record = await loaded(info.context.loaders.client, self.key)
         return self.record
-
-    @classmethod
-    def of_row(cls, row: Row[Any]) -> Client:
-        return cls(key=row.key, record=row.record)
 
     name: str = record_field("display_name", description="Full name for display (or company name).")
 

@@ -15,7 +15,6 @@ from .. import domain, ids
 from ..connectors.base import (
     InvoiceFilter,
     InvoiceOrder,
-    Row,
     SortDirection,
     invoice_matches,
     invoice_sort_value,
@@ -105,10 +104,6 @@ class Invoice(Node):
         if self.record is None:
             self.record = await loaded(info.context.loaders.invoice, self.key)
         return self.record
-
-    @classmethod
-    def of_row(cls, row: Row[Any]) -> Invoice:
-        return cls(key=row.key, record=row.record)
 
     number: str | None = record_field(
         "number", description="Invoice number as shown to the client, if the source has one."
@@ -221,10 +216,6 @@ class InvoiceItem(Node):
         return cls(key=reference_key(EntityType.INVOICE_ITEM, representation))
 
     record: Private[domain.InvoiceItemRecord | None] = None
-
-    @classmethod
-    def of_row(cls, row: Row[Any]) -> InvoiceItem:
-        return cls(key=row.key, record=row.record)
 
     async def _rec(self, info: Ctx) -> domain.InvoiceItemRecord:
         if self.record is None:

@@ -38,6 +38,12 @@ class Node:
         """The entity of a record at hand (every entity type keeps it as ``record``)."""
         return cls(key=record.key, record=record)  # type: ignore[call-arg]
 
+    @classmethod
+    def of_row(cls, row: Any) -> Any:
+        """The entity of a list row: its record when the list carried it, else its key
+        alone (the record is loaded when a field needs it)."""
+        return cls(key=row.key, record=row.record)  # type: ignore[call-arg]
+
     @strawberry.field(description="Global ID: pass it to `node(id:)` to fetch this object again.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode(self.key))

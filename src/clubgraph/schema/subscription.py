@@ -12,7 +12,6 @@ from strawberry.scalars import JSON
 
 from .. import domain, ids
 from ..connectors.base import (
-    Row,
     SubscriptionFilter,
     subscription_matches,
     subscription_sort_value,
@@ -98,10 +97,6 @@ class Subscription(Node):
         if self.record is None:
             self.record = await loaded(info.context.loaders.subscription, self.key)
         return self.record
-
-    @classmethod
-    def of_row(cls, row: Row[Any]) -> Subscription:
-        return cls(key=row.key, record=row.record)
 
     kind: SubscriptionKind = record_field("kind", description="Membership or recurring invoice.")
 
