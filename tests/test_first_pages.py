@@ -60,15 +60,8 @@ def _view(connection: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("count", [0, 1, 3, 7, 12])
-@pytest.mark.parametrize("first", [0, 1, 5, 50])
-@pytest.mark.parametrize("descending", [False, True])
-async def test_a_first_page_in_memory_is_the_general_page(
-    count: int, first: int, descending: bool
-) -> None:
-    things = _things(count, seed=count * 100 + first)
-    args = PageArgs(first, None, None, None)
-    got = await memory_connection(
+async def _connection(things: list[Thing], args: PageArgs, *, descending: bool) -> Any:
+    return await memory_connection(
         "things|x",
         "memory",
         things,
@@ -77,6 +70,17 @@ async def test_a_first_page_in_memory_is_the_general_page(
         args=args,
         wrap=lambda t: Node(t.key, t),
     )
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 7, 12])
+@pytest.mark.parametrize("first", [0, 1, 5, 50])
+@pytest.mark.parametrize("descending", [False, True])
+async def test_a_first_page_in_memory_is_the_general_page(
+    count: int, first: int, descending: bool
+) -> None:
+    things = _things(count, seed=count * 100 + first)
+    args = PageArgs(first, None, None, None)
+    got = await _connection(things, args, descending=descending)
     assert isinstance(got, FirstPage)
     rows = [Row(0, t.key, t.rank, t, t.key.id) for t in things]
     page = await page_in_memory("things|x", "memory", rows, descending=descending, args=args)
@@ -91,15 +95,7 @@ async def test_other_pages_in_memory_go_the_general_way() -> None:
     things = _things(9, seed=3)
 
     async def page(args: PageArgs) -> Any:
-        return await memory_connection(
-            "things|x",
-            "memory",
-            things,
-            order=_order,
-            descending=False,
-            args=args,
-            wrap=lambda t: Node(t.key, t),
-        )
+        return await _connection(things, args, descending=False)
 
     first = await page(PageArgs(4, None, None, None))
     rest = await page(PageArgs(10, first.page_info.end_cursor(), None, None))
