@@ -11,9 +11,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from clubgraph.connectors.tight.credentials import DEV_CREDENTIALS
-from clubgraph.sandbox.core import RECORDER
+from clubgraph.sandbox.core import RECORDER, new_app
 from clubgraph.sandbox.runner import RunningSandbox, start_sandbox
 
 INVOICES = "/v5/invoicing/invoices"
@@ -168,6 +169,51 @@ async def test_latency_delays_the_answer_then_serves_it(upstream: Upstream) -> N
     [_, delayed] = await upstream.logged()
     assert (delayed["status"], delayed["fault"]) == (200, "latency")
     assert delayed["duration_ms"] >= 150
+
+
+async def test_injected_latency_runs_from_each_requests_arrival() -> None:
+    """Requests that arrive together are answered ``latency_ms`` after they arrived.
+
+    The time the server takes to make an answer is part of that latency, as on an
+    upstream whose servers answer callers in parallel: four answers that each hold the
+    loop for 40 ms are all sent 300 ms after they arrived, not 300 ms plus the work of
+    the ones before them (340, 380, 420 and 460 ms).
+    """
+    work_s, latency_ms = 0.04, 300
+
+    async def slow(request: web.Request) -> web.Response:
+        done = time.perf_counter() + work_s
+        while time.perf_counter() < done:  # making the answer holds the loop
+            pass
+        return web.json_response({"ok": True})
+
+    app = new_app(latency_ms=latency_ms)
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def one() -> float:
+                started = time.perf_counter()
+                async with http.get(f"http://127.0.0.1:{port}/slow") as resp:
+                    assert (resp.status, await resp.json()) == (200, {"ok": True})
+                return time.perf_counter() - started
+
+            await one()  # a connection of the pool open: the four below are the measure
+            took = await asyncio.gather(*(one() for _ in range(4)))
+        entries = app[RECORDER].entries[1:]
+    finally:
+        await runner.cleanup()
+    durations = sorted(entry["duration_ms"] for entry in entries)
+    assert len(durations) == 4
+    # Never before the latency, and the last not held up by the three before it.
+    assert durations[0] >= latency_ms
+    assert durations[-1] < latency_ms + 3 * work_s * 1000
+    assert min(took) >= latency_ms / 1000
 
 
 async def test_a_hung_request_is_never_answered(upstream: Upstream) -> None:

@@ -273,7 +273,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="serve the four sandbox upstream APIs")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port-base", type=int, default=9100)
-    sandbox.add_argument("--latency-ms", type=int, default=0, help="delay added to every response")
+    sandbox.add_argument(
+        "--latency-ms", type=int, default=0, help="answer each request this long after it arrived"
+    )
     sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     sandbox.add_argument(
         "--bench", action="store_true", help="add the benchmark data (W0's tenant 103)"

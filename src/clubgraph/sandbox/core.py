@@ -134,15 +134,21 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
                 log.cache.clear()
     started = time.perf_counter()
     arrived = time.time()
+    deadline = started + log.latency_ms / 1000
     if log.latency_ms:
-        await asyncio.sleep(log.latency_ms / 1000)
+        # Requests that arrived together all take their arrival time before any of them
+        # is worked on: the latency runs from each one's arrival, as on a real upstream
+        # whose servers answer callers in parallel.
+        await asyncio.sleep(0)
     fault = log.fault_for(request)
     kind = None if fault is None else fault.kind
     if fault is not None:
         if fault.kind == "status":
+            await _until(deadline)
             log.add(request, fault.status, started, arrived, kind)
             return fault.answer()
         if fault.kind in DROPS:
+            await _until(deadline)
             log.add(request, None, started, arrived, kind)
             if fault.kind == "hang":
                 await log.hang()
@@ -152,14 +158,23 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await _serve(request, handler, log)
     except web.HTTPException as exc:
+        await _until(deadline)
         if fault is None or fault.kind not in SPOILERS:
             log.add(request, exc.status, started, arrived, kind)
             raise
         response = exc
+    await _until(deadline)
     if fault is not None and fault.kind in SPOILERS and isinstance(response, web.Response):
         response = fault.spoil(response)
     log.add(request, response.status, started, arrived, kind)
     return response
+
+
+async def _until(deadline: float) -> None:
+    """Wait until ``deadline`` (``time.perf_counter()``), if it is still ahead."""
+    remaining = deadline - time.perf_counter()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
 
 
 async def _serve(request: web.Request, handler: Handler, log: RequestLog) -> web.StreamResponse:
