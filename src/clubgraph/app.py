@@ -30,6 +30,7 @@ from strawberry.types.unset import UNSET
 
 from .cache import NAMESPACE, Cache, RedisBackend, open_cache
 from .connectors.base import Connector
+from .connectors.rows import MEMO
 from .domain import Source
 from .events.broker import RedisBroker, open_broker
 from .events.hub import EventHub
@@ -474,6 +475,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         # Redacted (and JSON) log lines from here on: uvicorn has set up its logging.
         restore_logging = install_logging(state.settings.log_format)
+        MEMO.resize(state.settings.row_memo_bytes)
         await _open(state)
         assert state.events is not None
         restore_signals = drain_on_signals(state.events.broker.drain)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from ..domain import Key
 from .base import Chunk, Row, Stream
 from .drift import DRIFT
-from .rows import full
+from .rows import map_row, read_row
 
 T = TypeVar("T")
 
@@ -47,17 +47,26 @@ def paged_stream(
     """
 
     def row(position: int, item: Any) -> Row[T]:
-        tie = tiebreak(item) if tiebreak else None
         if mapper is None:
+            tie = tiebreak(item) if tiebreak else None
             return Row(position, key(item), sort(item), item, tie)
-        return Row(position, key(item), sort(item), None, tie, partial(_map, mapper, item))
+        # Raw items: what a ``Mapper`` reads from a row seen before is read once.
+        tie = read_row(tiebreak, item) if tiebreak else None
+        return Row(
+            position,
+            read_row(key, item),
+            read_row(sort, item),
+            None,
+            tie,
+            partial(map_row, mapper, item),
+        )
 
     if mapper is not None and keep is not None:
         keep_mapped, map_item = keep, mapper
 
         def keep_raw(item: Any) -> bool:
             try:
-                record = _map(map_item, item)
+                record = map_row(map_item, item)
             except DRIFT:
                 return True
             return keep_mapped(record)
@@ -88,10 +97,6 @@ def paged_stream(
         return Chunk(rows, False, total if keep is None else None)
 
     return Stream(stream_id, fetch, descending)
-
-
-def _map(mapper: Callable[[Any], T], item: Any) -> T:
-    return mapper(full(item))
 
 
 def span_page_size(start: int, count: int, largest: int) -> int:

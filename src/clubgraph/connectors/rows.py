@@ -19,21 +19,35 @@ read from the head or the whole row, so key and sort values computed from a lazy
 equal those computed from the decoded row. A row that is not an object, or a field of
 the head that is missing, raises what reading a decoded row would (``TypeError``,
 ``KeyError``): drift, reported as such by the caller (``connectors/drift.py``).
+
+Rows read again are not decoded again. A dashboard asks for the same lists over and
+over, and most rows come back exactly as they were. Each ``ListBody`` keeps the rows
+it split by their exact JSON text (``RowMemo``, bounded by the text it holds, the
+oldest forgotten first): a row whose text was seen before is the same ``LazyRow``, with
+its head and whole row already decoded, and with the records ``Mapper``s made from it.
+A record is a pure function of the row's text and the mapper's arguments (the tenant),
+so reusing it gives what mapping it again would; a row that changed upstream has
+another text and is decoded and mapped afresh. A mapping that fails is not kept: the
+row fails again, as drift, each time it is mapped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from ..http import loads_exact
 
+T = TypeVar("T")
+
 _ABSENT: Any = object()
+# How much row text the rows memo holds by default (``RowMemo``; settings change it).
+MEMO_BYTES = 4 * 1024 * 1024
 _ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 # Whether list rows are decoded lazily in this context (see ``merging``).
 _LAZY: ContextVar[bool] = ContextVar("clubgraph_lazy_rows", default=True)
@@ -65,7 +79,7 @@ class RowSpec:
         head = msgspec.defstruct("Head", [(name, Any, _ABSENT) for name in fields])
         self._head = msgspec.json.Decoder(head, float_hook=Decimal)
 
-    def head(self, raw: msgspec.Raw) -> dict[str, Any]:
+    def head(self, raw: msgspec.Raw | bytes) -> dict[str, Any]:
         try:
             struct = self._head.decode(raw)
         except msgspec.ValidationError as exc:
@@ -80,17 +94,71 @@ class RowSpec:
         }
 
 
+class Mapper(Generic[T]):
+    """``fn(row, *args)``: maps a decoded row to a record. Two mappers with the same
+    function and arguments are equal, so that a row read again (``RowMemo``) reuses
+    the record the same mapping made from it in an earlier request."""
+
+    __slots__ = ("_hash", "args", "fn")
+
+    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        self.fn = fn
+        self.args = args
+        self._hash = hash((fn, args))
+
+    def __call__(self, row: Any) -> T:
+        return self.fn(row, *self.args)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapper) and self.fn is other.fn and self.args == other.args
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Mapper({getattr(self.fn, '__qualname__', self.fn)!r}, *{self.args!r})"
+
+
 class LazyRow:
     """One row of a list body, read like the decoded row (``row["id"]``,
     ``row.get("date")``); ``json()`` is the decoded row itself."""
 
-    __slots__ = ("_head", "_json", "_raw", "_spec")
+    __slots__ = ("_head", "_json", "_raw", "_reads", "_records", "_spec")
 
-    def __init__(self, raw: msgspec.Raw, spec: RowSpec) -> None:
+    def __init__(self, raw: msgspec.Raw | bytes, spec: RowSpec) -> None:
         self._raw = raw
         self._spec = spec
         self._head: dict[str, Any] | None = None
         self._json: Any = _ABSENT
+        self._records: dict[Mapper[Any], Any] | None = None
+        self._reads: dict[Mapper[Any], Any] | None = None
+
+    def read(self, mapper: Mapper[T]) -> T:
+        """``mapper(self)``, made once per mapper: a value read from the row's head
+        (its key, its sort value), kept only when it could be read."""
+        reads = self._reads
+        if reads is None:
+            reads = self._reads = {}
+        else:
+            found = reads.get(mapper, _ABSENT)
+            if found is not _ABSENT:
+                return found  # type: ignore[no-any-return]
+        value = mapper(self)
+        reads[mapper] = value
+        return value
+
+    def mapped(self, mapper: Mapper[T]) -> T:
+        """``mapper(self.json())``, made once per mapper (kept only when it maps)."""
+        records = self._records
+        if records is None:
+            records = self._records = {}
+        else:
+            found = records.get(mapper, _ABSENT)
+            if found is not _ABSENT:
+                return found  # type: ignore[no-any-return]
+        record = mapper(self.json())
+        records[mapper] = record
+        return record
 
     def json(self) -> Any:
         """The whole row, decoded (once)."""
@@ -130,18 +198,103 @@ def full(row: Any) -> Any:
     return row.json() if isinstance(row, LazyRow) else row
 
 
+def map_row(mapper: Callable[[Any], T], row: Any) -> T:
+    """``mapper`` applied to the decoded ``row``: once per row for a ``Mapper`` over a
+    ``LazyRow``, every time otherwise."""
+    if isinstance(row, LazyRow):
+        if isinstance(mapper, Mapper):
+            record: T = row.mapped(mapper)
+            return record
+        return mapper(row.json())
+    return mapper(row)
+
+
+def read_row(reader: Callable[[Any], T], row: Any) -> T:
+    """``reader(row)`` on the row as it came: once per row for a ``Mapper`` over a
+    ``LazyRow``, every time otherwise."""
+    if isinstance(reader, Mapper) and isinstance(row, LazyRow):
+        value: T = row.read(reader)
+        return value
+    return reader(row)
+
+
+class RowMemo:
+    """The rows a list body was split into, by their exact JSON text.
+
+    Holds at most ``budget`` bytes of row text (and what was decoded and mapped from
+    those rows); past it, the rows seen longest ago are forgotten first.
+    """
+
+    __slots__ = ("_rows", "_size", "budget")
+
+    def __init__(self, budget: int = MEMO_BYTES) -> None:
+        self.budget = budget
+        self._rows: dict[bytes, LazyRow] = {}
+        self._size = 0
+
+    def row(self, raw: msgspec.Raw, spec: RowSpec) -> LazyRow:
+        # A copy: the row must not keep the whole body it was cut from alive.
+        text = bytes(raw)
+        found = self._rows.get(text)
+        if found is not None:
+            return found
+        row = LazyRow(text, spec)
+        if len(text) <= self.budget:
+            self._rows[text] = row
+            self._size += len(text)
+            if self._size > self.budget:
+                self._shrink()
+        return row
+
+    def _shrink(self) -> None:
+        rows = self._rows
+        while self._size > self.budget:
+            oldest = next(iter(rows))
+            del rows[oldest]
+            self._size -= len(oldest)
+
+    def resize(self, budget: int) -> None:
+        """Hold at most ``budget`` bytes of row text from now on."""
+        self.budget = budget
+        self._shrink()
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def size(self) -> int:
+        """Bytes of row text held."""
+        return self._size
+
+
+# The rows of every list body read with a memo, shared by the lists of all sources (a
+# row seen in two lists is one ``LazyRow``; each reads it through its own mappers).
+MEMO = RowMemo()
+
+
 class ListBody:
     """A decoder for ``UpstreamHTTP.request(decode=...)``: a JSON array of rows, or an
-    object whose member ``member`` is that array, with rows as ``LazyRow``."""
+    object whose member ``member`` is that array, with rows as ``LazyRow``.
 
-    __slots__ = ("member", "spec")
+    With a ``memo``, a row seen before (the same text) is the ``LazyRow`` made then,
+    and a list read alone is split into rows too, so that its rows are found again.
+    """
 
-    def __init__(self, spec: RowSpec, member: str | None = None) -> None:
+    __slots__ = ("member", "memo", "spec")
+
+    def __init__(
+        self, spec: RowSpec, member: str | None = None, memo: RowMemo | None = None
+    ) -> None:
         self.spec = spec
         self.member = member
+        self.memo = memo
 
     def __call__(self, body: bytes) -> Any:
-        if not _LAZY.get():
+        if self.memo is None and not _LAZY.get():
             return loads_exact(body)
         if self.member is None:
             return self._rows(body)
@@ -161,4 +314,7 @@ class ListBody:
             # Not an array (null, an object): left as sent, for the caller to refuse.
             return loads_exact(raw)
         spec = self.spec
-        return [LazyRow(row, spec) for row in rows]
+        memo = self.memo
+        if memo is None:
+            return [LazyRow(row, spec) for row in rows]
+        return [memo.row(row, spec) for row in rows]

@@ -36,7 +36,7 @@ from ..base import (
 )
 from ..fanout import per_distinct
 from ..paging import paged_stream
-from ..rows import ListBody, RowSpec
+from ..rows import MEMO, ListBody, Mapper, RowSpec, map_row, read_row
 from .auth import FitnessForceAuth, parse_errors
 from .credentials import FitnessForceCredentials
 from .filters import client_search_params, invoice_params, subscription_params
@@ -79,7 +79,28 @@ _INVOICE_ROWS = ListBody(
         "currency_code",
     ),
     "data",
+    MEMO,
 )
+# Tenant-wide lists read to find many clients' rows (``_bulk_by_tenant``).
+_BULK_ROWS = {
+    "clients": ListBody(RowSpec("client_id"), "data", MEMO),
+    "subscriptions": ListBody(RowSpec("client_id"), "data", MEMO),
+}
+
+
+def _raw_invoice_key(raw: Any, tenant: str) -> Key:
+    return invoice_key(tenant, raw["client_id"], raw["invoice_id"])
+
+
+def _raw_invoice_id(raw: Any) -> int:
+    return int(raw["invoice_id"])
+
+
+_INVOICE_TIEBREAK = Mapper(_raw_invoice_id)
+
+
+def _text_of(raw: Any, field: str) -> str:
+    return str(raw[field])
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -162,7 +183,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         # Many clients of one tenant: its client list, when short, in fewer requests.
         listed = await self._bulk_by_tenant(keys, "clients", "client_id")
         found: dict[Key, ClientRecord | None] = {
-            k: map_client(raw[0], k.tenant) for k, raw in listed.items() if raw
+            k: map_row(Mapper(map_client, k.tenant), raw[0]) for k, raw in listed.items() if raw
         }
         rest = [k for k in dict.fromkeys(keys) if k not in found]
         found.update(zip(rest, await per_distinct(rest, one), strict=True))
@@ -249,7 +270,8 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
         # Many clients of one tenant: the tenant's membership list, when short, grouped here.
         listed = await self._bulk_by_tenant(client_keys, "subscriptions", "client_id")
         found: dict[Key, Sequence[SubscriptionRecord]] = {
-            k: [map_subscription(r, k.tenant) for r in rows] for k, rows in listed.items()
+            k: [map_row(Mapper(map_subscription, k.tenant), r) for r in rows]
+            for k, rows in listed.items()
         }
         rest = [k for k in dict.fromkeys(client_keys) if k not in found]
         found.update(zip(rest, await per_distinct(rest, one), strict=True))
@@ -342,12 +364,12 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
                 fetch_page=self._pager(
                     f"/tenant/{tenant}/invoices", params, _raw, decode=_INVOICE_ROWS
                 ),
-                key=lambda raw: invoice_key(tenant, raw["client_id"], raw["invoice_id"]),
-                sort=lambda raw: invoice_sort_raw(raw, field),
-                tiebreak=lambda raw: int(raw["invoice_id"]),
+                key=Mapper(_raw_invoice_key, tenant),
+                sort=Mapper(invoice_sort_raw, field),
+                tiebreak=_INVOICE_TIEBREAK,
                 keep=None if exact else (lambda r: invoice_matches(r, flt)),
                 descending=desc,
-                mapper=lambda raw: map_invoice(raw, tenant),
+                mapper=Mapper(map_invoice, tenant),
             )
 
         return [stream(t) for t in await self._tenant_ids(flt.tenant)]
@@ -401,8 +423,9 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             query: dict[str, str | int] = {"page_number": 1, "page_size": _MAX_PAGE}
             if collection == "subscriptions":
                 query.update(sort_by="start_date", sort_order="desc")
+            rows = _BULK_ROWS[collection]
             try:
-                first = await self.http.request("GET", path, params=query)
+                first = await self.http.request("GET", path, params=query, decode=rows)
             except UpstreamNotFound:
                 return None
             pages = int(first["total_pages"])
@@ -410,7 +433,7 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
                 return None
             rest = await asyncio.gather(
                 *(
-                    self.http.request("GET", path, params={**query, "page_number": n})
+                    self.http.request("GET", path, params={**query, "page_number": n}, decode=rows)
                     for n in range(2, pages + 1)
                 )
             )
@@ -423,8 +446,9 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
             if rows is None:
                 continue
             grouped: dict[str, list[Any]] = {}
+            owner = Mapper(_text_of, field)
             for row in rows:
-                grouped.setdefault(str(row[field]), []).append(row)
+                grouped.setdefault(read_row(owner, row), []).append(row)
             for key in by_tenant[tenant]:
                 ids = key_ids(key, 1)
                 assert ids is not None

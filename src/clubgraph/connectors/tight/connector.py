@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,7 +25,6 @@ from ..base import (
     Connector,
     InvoiceFilter,
     InvoiceOrder,
-    InvoiceSortField,
     SortDirection,
     Stream,
     SubscriptionFilter,
@@ -35,7 +33,7 @@ from ..base import (
 )
 from ..fanout import by_distinct
 from ..paging import PageFetcher, paged_stream
-from ..rows import ListBody, RowSpec
+from ..rows import MEMO, ListBody, Mapper, RowSpec
 from . import mapping, rules, writes
 from .auth import TightAuth, parse_errors
 from .credentials import TightCredentials
@@ -65,6 +63,7 @@ _INVOICE_ROWS = ListBody(
         "invoicePrefix",
     ),
     "data",
+    MEMO,
 )
 
 
@@ -443,12 +442,12 @@ class TightConnector(Connector):
                     fetch_page=self._page_reader(
                         INVOICES, query.params, _raw, business, _INVOICE_ROWS
                     ),
-                    key=functools.partial(_raw_key, business),
-                    sort=functools.partial(_raw_sort, order.field),
-                    tiebreak=_raw_tiebreak,
+                    key=Mapper(mapping.raw_invoice_key, business),
+                    sort=Mapper(mapping.invoice_sort_raw, order.field),
+                    tiebreak=_RAW_TIEBREAK,
                     keep=query.keep,
                     descending=order.direction is SortDirection.DESC,
-                    mapper=functools.partial(_map_invoice_of, business),
+                    mapper=Mapper(mapping.map_invoice, business),
                 )
             )
         return streams
@@ -475,20 +474,11 @@ def _raw(raw: Any, business: str) -> Any:
     return raw
 
 
-def _raw_key(business: str, raw: Any) -> Key:
-    return mapping.raw_invoice_key(raw, business)
-
-
-def _raw_sort(field: InvoiceSortField, raw: Any) -> Any:
-    return mapping.invoice_sort_raw(raw, field)
-
-
 def _raw_tiebreak(raw: Any) -> int:
     return int(raw["id"])
 
 
-def _map_invoice_of(business: str, raw: Any) -> InvoiceRecord:
-    return mapping.map_invoice(raw, business)
+_RAW_TIEBREAK = Mapper(_raw_tiebreak)
 
 
 def _key(record: ClientRecord | InvoiceRecord | SubscriptionRecord) -> Key:

@@ -31,7 +31,7 @@ from ..base import (
     normalize_email,
 )
 from ..paging import paged_stream
-from ..rows import ListBody, RowSpec
+from ..rows import MEMO, ListBody, Mapper, RowSpec
 from . import mapping
 
 # One business's GET: (path, query[, decode]) -> decoded body.
@@ -64,7 +64,8 @@ _ORDER_FIELDS = {
 _MARGIN = timedelta(days=1)
 # A status list's rows, decoded when used: the fields of their key and order first.
 _INVOICE_ROWS = ListBody(
-    RowSpec("invoiceId", "businessId", "invoiceDate", "invoiceDueDate", "invoiceNumber")
+    RowSpec("invoiceId", "businessId", "invoiceDate", "invoiceDueDate", "invoiceNumber"),
+    memo=MEMO,
 )
 _TICK = timedelta(microseconds=1)
 
@@ -147,29 +148,40 @@ def invoice_stream(
         body = await get(path, params, _INVOICE_ROWS)
         return list(body), None
 
-    def raw_sort(raw: Any) -> Any:
-        # The same values map_invoice gives (TOTAL, which needs the whole mapping, is
-        # sorted locally above).
-        return invoice_sort_parts(
-            order.field,
-            issued_at=mapping.raw_issued_at(raw),
-            due_at=mapping.raw_due_at(raw),
-            total=None,
-            number=mapping.raw_number(raw),
-        )
-
     # Rows are mapped when used: a merged page shows a few of the rows each list reads.
     return paged_stream(
         stream_id,
         page_size=page_size,
         fetch_page=fetch_page,
-        key=mapping.raw_invoice_key,
-        sort=raw_sort,
-        tiebreak=lambda raw: int(raw["invoiceId"]),
+        key=_RAW_KEY,
+        sort=Mapper(_raw_sort, order.field),
+        tiebreak=_RAW_TIEBREAK,
         keep=keep,
         descending=descending,
-        mapper=mapping.map_invoice,
+        mapper=_MAP_INVOICE,
     )
+
+
+def _raw_sort(raw: Any, field: InvoiceSortField) -> Any:
+    # The same values map_invoice gives (TOTAL, which needs the whole mapping, is
+    # sorted locally: see _sorted_locally).
+    return invoice_sort_parts(
+        field,
+        issued_at=mapping.raw_issued_at(raw),
+        due_at=mapping.raw_due_at(raw),
+        total=None,
+        number=mapping.raw_number(raw),
+    )
+
+
+def _raw_invoice_id(raw: Any) -> int:
+    return int(raw["invoiceId"])
+
+
+# What a row read again reuses (``rows.Mapper``).
+_RAW_KEY = Mapper(mapping.raw_invoice_key)
+_RAW_TIEBREAK = Mapper(_raw_invoice_id)
+_MAP_INVOICE = Mapper(mapping.map_invoice)
 
 
 def _sorted_locally(
