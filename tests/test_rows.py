@@ -118,6 +118,28 @@ def test_a_row_read_again_is_the_row_read_before() -> None:
     assert full(first[0]) == loads_exact(BODY)[0]
 
 
+def test_a_body_read_again_is_not_split_again_and_its_lists_are_the_callers() -> None:
+    memo = RowMemo()
+    body = b'{"total_records": 2, "data": [{"id": 1}, {"id": 2, "x": 1.5}]}'
+    reader = ListBody(SPEC, "data", memo)
+    first = reader(body)
+    first["data"].append("mine")  # the caller's list: a read later does not see it
+    first["total_records"] = 99
+    again = reader(body)
+    assert again["total_records"] == 2
+    assert len(again["data"]) == 2
+    assert again["data"] is not first["data"]
+    assert [a is b for a, b in zip(first["data"], again["data"], strict=False)] == [True, True]
+    assert [full(r) for r in again["data"]] == loads_exact(body)["data"]
+    # Another body with a row of the same text shares that row.
+    other = reader(b'{"total_records": 1, "data": [{"id": 2, "x": 1.5}]}')
+    assert other["data"][0] is first["data"][1]
+    rows = ListBody(SPEC, memo=memo)
+    listed = rows(BODY)
+    listed.clear()
+    assert len(rows(BODY)) == 2
+
+
 def test_a_list_read_alone_is_split_into_rows_when_they_are_kept() -> None:
     with merging(1):
         assert type(ListBody(SPEC, memo=RowMemo())(BODY)[0]) is LazyRow

@@ -225,12 +225,26 @@ class RowMemo:
     those rows); past it, the rows seen longest ago are forgotten first.
     """
 
-    __slots__ = ("_rows", "_size", "budget")
+    __slots__ = ("_bodies", "_rows", "_size", "budget")
 
     def __init__(self, budget: int = MEMO_BYTES) -> None:
         self.budget = budget
         self._rows: dict[bytes, LazyRow] = {}
+        # Whole bodies split before, by their text: a list read again unchanged is not
+        # even split again.
+        self._bodies: dict[bytes, Any] = {}
         self._size = 0
+
+    def body(self, text: bytes) -> Any:
+        """What a body of this exact text was split into, if it is still held."""
+        return self._bodies.get(text)
+
+    def keep_body(self, text: bytes, split: Any) -> None:
+        if len(text) <= self.budget // 4:  # the rows' own texts count too
+            self._bodies[text] = split
+            self._size += len(text)
+            if self._size > self.budget:
+                self._shrink()
 
     def row(self, raw: msgspec.Raw, spec: RowSpec) -> LazyRow:
         # A copy: the row must not keep the whole body it was cut from alive.
@@ -247,11 +261,12 @@ class RowMemo:
         return row
 
     def _shrink(self) -> None:
-        rows = self._rows
-        while self._size > self.budget:
-            oldest = next(iter(rows))
-            del rows[oldest]
-            self._size -= len(oldest)
+        # Bodies first: each is made of rows that are held on their own as well.
+        for held in (self._bodies, self._rows):
+            while self._size > self.budget and held:
+                oldest = next(iter(held))
+                del held[oldest]
+                self._size -= len(oldest)
 
     def resize(self, budget: int) -> None:
         """Hold at most ``budget`` bytes of row text from now on."""
@@ -260,9 +275,11 @@ class RowMemo:
 
     def clear(self) -> None:
         self._rows.clear()
+        self._bodies.clear()
         self._size = 0
 
     def __len__(self) -> int:
+        """Rows held."""
         return len(self._rows)
 
     @property
@@ -294,8 +311,23 @@ class ListBody:
         self.memo = memo
 
     def __call__(self, body: bytes) -> Any:
-        if self.memo is None and not _LAZY.get():
-            return loads_exact(body)
+        memo = self.memo
+        if memo is None:
+            if not _LAZY.get():
+                return loads_exact(body)
+            return self._split(body)
+        found = memo.body(body)
+        if found is None:
+            found = self._split(body)
+            memo.keep_body(body, found)
+        # A copy of the list (and of the object holding it): the caller's to change.
+        if self.member is None:
+            return list(found) if isinstance(found, list) else found
+        if isinstance(found, dict) and isinstance(found.get(self.member), list):
+            return {**found, self.member: list(found[self.member])}
+        return found
+
+    def _split(self, body: bytes) -> Any:
         if self.member is None:
             return self._rows(body)
         try:

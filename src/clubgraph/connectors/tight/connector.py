@@ -33,7 +33,7 @@ from ..base import (
 )
 from ..fanout import by_distinct
 from ..paging import PageFetcher, paged_stream
-from ..rows import MEMO, ListBody, Mapper, RowSpec
+from ..rows import MEMO, ListBody, Mapper, RowSpec, map_row, read_row
 from . import mapping, rules, writes
 from .auth import TightAuth, parse_errors
 from .credentials import TightCredentials
@@ -169,9 +169,11 @@ class TightConnector(Connector):
                 return rows
             page += 1
 
-    async def _one_page(self, path: str, params: dict[str, str | int]) -> list[Any] | None:
+    async def _one_page(
+        self, path: str, params: dict[str, str | int], decode: ListBody | None = None
+    ) -> list[Any] | None:
         """The whole list when it fits in one of Tight's largest pages, else None."""
-        data, total = await self._page(path, params, 0, MAX_PAGE_SIZE)
+        data, total = await self._page(path, params, 0, MAX_PAGE_SIZE, decode)
         complete = len(data) < MAX_PAGE_SIZE and (total is None or total <= len(data))
         return data if complete else None
 
@@ -185,15 +187,18 @@ class TightConnector(Connector):
         listed: dict[str, TightClient] = {}
         if len(ids) >= _BULK_KEYS:
             # Many clients at once: the client list, when it fits in one page, is one request.
-            rows = await self._one_page(CLIENTS, {})
+            rows = await self._one_page(CLIENTS, {}, _CLIENT_ROWS)
             wanted = set(ids)
-            listed = {str(r["id"]): r for r in rows or () if str(r["id"]) in wanted}
+            for row in rows or ():
+                if (client_id := read_row(_ID_TEXT, row)) in wanted:
+                    listed[client_id] = row
         rest = [k.id for k in keys if k.id not in listed]
         found: dict[str, TightClient | None] = {**listed}
         found.update(await by_distinct(rest, self._client))
+        tenants = {k.tenant for k in keys}
+        mappers = {tenant: Mapper(mapping.map_client, tenant) for tenant in tenants}
         return [
-            None if (raw := found[k.id]) is None else mapping.map_client(raw, k.tenant)
-            for k in keys
+            None if (raw := found[k.id]) is None else map_row(mappers[k.tenant], raw) for k in keys
         ]
 
     async def invoices(self, keys: Sequence[Key]) -> Sequence[InvoiceRecord | None]:
@@ -285,19 +290,19 @@ class TightConnector(Connector):
                 "sort": "date",
                 "sortDirection": "DESC",
             }
-            rows = await self._one_page(INVOICES, params)
+            rows = await self._one_page(INVOICES, params, _PLAN_ROWS)
             if rows is not None:
                 found = {i: [] for i in ids}
                 for row in rows:
-                    if str(row.get("clientId")) in found:
-                        found[str(row["clientId"])].append(row)
+                    if (owner := read_row(_CLIENT_ID_TEXT, row)) in found:
+                        found[owner].append(row)
         rest = [k.id for k in client_keys if k.id not in found]
         found.update(await by_distinct(rest, fetch))
         return [
             [
-                mapping.map_subscription(r, k.tenant)
+                map_row(Mapper(mapping.map_subscription, k.tenant), r)
                 for r in found[k.id]
-                if mapping.is_subscription(r)
+                if read_row(_IS_PLAN, r)
             ]
             for k in client_keys
         ]
@@ -479,6 +484,22 @@ def _raw_tiebreak(raw: Any) -> int:
 
 
 _RAW_TIEBREAK = Mapper(_raw_tiebreak)
+
+
+def _id_text(raw: Any) -> str:
+    return str(raw["id"])
+
+
+def _client_id_text(raw: Any) -> str:
+    return str(raw.get("clientId"))
+
+
+# The client list and the recurring plans, read whole to find many clients' rows.
+_CLIENT_ROWS = ListBody(RowSpec("id"), "data", MEMO)
+_PLAN_ROWS = ListBody(RowSpec("id", "clientId", "isRecurringParent", "frequency"), "data", MEMO)
+_ID_TEXT = Mapper(_id_text)
+_CLIENT_ID_TEXT = Mapper(_client_id_text)
+_IS_PLAN = Mapper(mapping.is_subscription)
 
 
 def _key(record: ClientRecord | InvoiceRecord | SubscriptionRecord) -> Key:
