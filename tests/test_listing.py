@@ -299,3 +299,31 @@ async def test_a_crafted_cursor_that_inflates_hugely_is_refused() -> None:
     up = _upstream(1, {"a": 5})
     with pytest.raises(InvalidCursor):
         await paginate("k", up.open(True), first=3, after=bomb, last=None, before=None)
+
+
+def test_a_cursor_made_again_is_the_one_made_before_and_few_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from clubgraph import listing
+
+    monkeypatch.setattr(listing, "_packed", {})
+    monkeypatch.setattr(listing, "_CURSORS_KEPT", 3)
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    points = [
+        listing.Cursor(False, "a", {"a": listing.Mark(i, (at, Decimal("1.50")), i)})
+        for i in range(5)
+    ]
+    made = [listing.encode_cursor("k", p) for p in points]
+    assert len(set(made)) == 5
+    assert len(listing._packed) == 3  # the most recent three
+    for point, cursor in zip(points, made, strict=True):
+        # Made again (packed afresh or found), the same text, and it reads back.
+        assert listing.encode_cursor("k", point) == cursor
+        assert listing.decode_cursor("k", cursor) == point
+    # Another list's cursor for the same point is another cursor.
+    assert listing.encode_cursor("other", points[0]) != made[0]
+    with pytest.raises(InvalidCursor):
+        listing.decode_cursor("other", made[0])

@@ -140,6 +140,19 @@ def test_a_body_read_again_is_not_split_again_and_its_lists_are_the_callers() ->
     assert len(rows(BODY)) == 2
 
 
+def test_two_bodies_with_the_same_digest_are_told_apart_by_their_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rows_module.zlib, "crc32", lambda text: 7)
+    memo = RowMemo()
+    reader = ListBody(SPEC, memo=memo)
+    one, two = b'[{"id": 1}]', b'[{"id": 2}]'
+    assert [r["id"] for r in reader(one)] == [1]
+    assert [r["id"] for r in reader(two)] == [2]  # same length and digest, not the same
+    assert [r["id"] for r in reader(one)] == [1]
+    assert [r["id"] for r in reader(two)] == [2]
+
+
 def test_a_list_read_alone_is_split_into_rows_when_they_are_kept() -> None:
     with merging(1):
         assert type(ListBody(SPEC, memo=RowMemo())(BODY)[0]) is LazyRow

@@ -167,12 +167,26 @@ def encode_cursor(kind: str, point: Cursor) -> str:
         orjson.dumps(point.at),
         b",".join(marks[sid].pack(sid) for sid in sorted(marks)),
     )
+    # The same page read again has the same cursors: packed once (a pure function of
+    # the payload), kept while the most recent _CURSORS_KEPT others are.
+    found = _packed.get(payload)
+    if found is not None:
+        return found
     # The fastest level with a small window and state: a cursor's few hundred bytes
     # compress as well as at the best level, in a tenth of the time (zlib's default
     # state is 256 KB to set up); any zlib reader reads it.
     packer = zlib.compressobj(1, zlib.DEFLATED, 12, 4)
     packed = packer.compress(payload) + packer.flush()
-    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
+    cursor = base64.urlsafe_b64encode(packed).decode().rstrip("=")
+    if len(_packed) >= _CURSORS_KEPT:
+        del _packed[next(iter(_packed))]
+    _packed[payload] = cursor
+    return cursor
+
+
+# Cursors packed lately, by payload (``encode_cursor``).
+_CURSORS_KEPT = 4096
+_packed: dict[bytes, str] = {}
 
 
 def decode_cursor(kind: str, cursor: str) -> Cursor:

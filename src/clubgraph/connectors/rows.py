@@ -33,6 +33,7 @@ row fails again, as drift, each time it is mapped.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -230,21 +231,29 @@ class RowMemo:
     def __init__(self, budget: int = MEMO_BYTES) -> None:
         self.budget = budget
         self._rows: dict[bytes, LazyRow] = {}
-        # Whole bodies split before, by their text: a list read again unchanged is not
-        # even split again.
-        self._bodies: dict[bytes, Any] = {}
+        # Whole bodies split before, by their length and CRC-32 (several times faster
+        # to compute than the hash of a long text), with their text, compared on a
+        # match: a list read again unchanged is not even split again.
+        self._bodies: dict[tuple[int, int], tuple[bytes, Any]] = {}
         self._size = 0
 
     def body(self, text: bytes) -> Any:
         """What a body of this exact text was split into, if it is still held."""
-        return self._bodies.get(text)
+        held = self._bodies.get((len(text), zlib.crc32(text)))
+        if held is None or held[0] != text:
+            return None
+        return held[1]
 
     def keep_body(self, text: bytes, split: Any) -> None:
-        if len(text) <= self.budget // 4:  # the rows' own texts count too
-            self._bodies[text] = split
-            self._size += len(text)
-            if self._size > self.budget:
-                self._shrink()
+        if len(text) > self.budget // 4:  # the rows' own texts count too
+            return
+        key = (len(text), zlib.crc32(text))
+        if key in self._bodies:
+            return  # another text with the same digest: the first one stays
+        self._bodies[key] = (text, split)
+        self._size += len(text)
+        if self._size > self.budget:
+            self._shrink()
 
     def row(self, raw: msgspec.Raw, spec: RowSpec) -> LazyRow:
         # A copy: the row must not keep the whole body it was cut from alive.
@@ -262,11 +271,14 @@ class RowMemo:
 
     def _shrink(self) -> None:
         # Bodies first: each is made of rows that are held on their own as well.
-        for held in (self._bodies, self._rows):
-            while self._size > self.budget and held:
-                oldest = next(iter(held))
-                del held[oldest]
-                self._size -= len(oldest)
+        bodies, rows = self._bodies, self._rows
+        while self._size > self.budget and bodies:
+            text, _ = bodies.pop(next(iter(bodies)))
+            self._size -= len(text)
+        while self._size > self.budget and rows:
+            oldest = next(iter(rows))
+            del rows[oldest]
+            self._size -= len(oldest)
 
     def resize(self, budget: int) -> None:
         """Hold at most ``budget`` bytes of row text from now on."""
