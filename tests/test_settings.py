@@ -65,12 +65,20 @@ def test_a_url_without_credentials_uses_development_credentials_with_a_warning(
         ({"CLUBGRAPH_TRACE_UPSTREAM": "maybe"}, "is not a boolean"),
         ({"CLUBGRAPH_MAX_PAGE_SIZE": "lots"}, "is not an integer"),
         ({"CLUBGRAPH_MAX_PAGE_SIZE": "0"}, "must be >= 1"),
+        ({"CLUBGRAPH_ROW_MEMO_MB": "-1"}, "must be >= 0"),
+        ({"CLUBGRAPH_ROW_MEMO_MB": "4.5"}, "is not an integer"),
     ],
 )
 def test_invalid_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message) as err:
         Settings.from_env(env)
     assert next(iter(env)) in str(err.value)
+
+
+def test_the_rows_memo_is_sized_in_megabytes() -> None:
+    assert Settings.from_env({}).row_memo_bytes == 16 * 1024 * 1024
+    assert Settings.from_env({"CLUBGRAPH_ROW_MEMO_MB": "0"}).row_memo_bytes == 0
+    assert Settings.from_env({"CLUBGRAPH_ROW_MEMO_MB": "64"}).row_memo_bytes == 64 * 2**20
 
 
 def test_a_toml_file_gives_settings_and_the_environment_overrides_it(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 _ABSENT: Any = object()
 # How much row text the rows memo holds by default (``RowMemo``; settings change it).
-MEMO_BYTES = 4 * 1024 * 1024
+MEMO_BYTES = 16 * 1024 * 1024
 _ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 # Whether list rows are decoded lazily in this context (see ``merging``).
 _LAZY: ContextVar[bool] = ContextVar("clubgraph_lazy_rows", default=True)
