@@ -55,6 +55,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", default="W0,W1,W2,W3,W4")
     parser.add_argument("--requests", type=int, default=None, help="measured requests")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a CLUBGRAPH_* setting of the measured server, e.g. CLUBGRAPH_ROW_MEMO_MB=0",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -116,7 +123,9 @@ def _total(out_file: Path) -> int:
     raise RuntimeError(f"no totals in {out_file}")
 
 
-async def _measure(name: str, requests: int, warmup: int, workdir: Path) -> dict[str, Any]:
+async def _measure(
+    name: str, requests: int, warmup: int, workdir: Path, settings: dict[str, str]
+) -> dict[str, Any]:
     base = free_port_base()
     argv = [*_clubgraph_exe(), "sandbox", "--host", "127.0.0.1", "--port-base", str(base)]
     argv += ["--latency-ms", "0", "--cache-responses"] + (["--bench"] if name == "W0" else [])
@@ -129,7 +138,7 @@ async def _measure(name: str, requests: int, warmup: int, workdir: Path) -> dict
                 await _wait_http(http, "GET", url + "/__sandbox/requests", None, 60, sandbox)
         from .servers import sandbox_env
 
-        child_env = {**env, **sandbox_env(urls), **clubgraph_server().env}
+        child_env = {**env, **sandbox_env(urls), **clubgraph_server().env, **settings}
         job = workdir / f"{name}.json"
         job.write_text(json.dumps({"workload": name, "requests": requests, "warmup": warmup}))
         out = workdir / f"callgrind.{name}.out"
@@ -183,11 +192,16 @@ async def _main(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown workloads: {', '.join(unknown)}", file=sys.stderr)
         return 2
+    settings = dict(item.partition("=")[::2] for item in args.set)
+    wrong = [k for k in settings if not k.startswith("CLUBGRAPH_")]
+    if wrong:
+        print(f"not a CLUBGRAPH_* setting: {', '.join(wrong)}", file=sys.stderr)
+        return 2
     rows = []
     with tempfile.TemporaryDirectory(prefix="clubgraph-instructions-") as tmp:
         for name in names:
             requests = args.requests or DEFAULT_REQUESTS[name]
-            row = await _measure(name, requests, args.warmup, Path(tmp))
+            row = await _measure(name, requests, args.warmup, Path(tmp), settings)
             print(
                 f"{name}  {row['instructions_per_request'] / 1e6:8.2f} M instructions/request"
                 f"  ({requests} requests, {row['seconds']} s under valgrind)",
@@ -195,7 +209,7 @@ async def _main(args: argparse.Namespace) -> int:
             )
             rows.append(row)
     RESULTS.mkdir(exist_ok=True)
-    report = {"commit": _commit(), "rows": rows}
+    report = {"commit": _commit(), "settings": settings, "rows": rows}
     (RESULTS / "instructions.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

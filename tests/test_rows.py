@@ -156,6 +156,13 @@ def test_two_bodies_with_the_same_digest_are_told_apart_by_their_text(
 def test_a_list_read_alone_is_split_into_rows_when_they_are_kept() -> None:
     with merging(1):
         assert type(ListBody(SPEC, memo=RowMemo())(BODY)[0]) is LazyRow
+        # A memo that holds nothing (CLUBGRAPH_ROW_MEMO_MB=0) is no memo.
+        assert type(ListBody(SPEC, memo=RowMemo(0))(BODY)[0]) is dict
+    with merging(3):
+        assert type(ListBody(SPEC, memo=RowMemo(0))(BODY)[0]) is LazyRow
+        # A list that is never merged is decoded whole when its rows are not kept.
+        assert type(ListBody(SPEC, memo=RowMemo(0), merged=False)(BODY)[0]) is dict
+        assert type(ListBody(SPEC, memo=RowMemo(), merged=False)(BODY)[0]) is LazyRow
 
 
 def test_the_memo_holds_at_most_its_budget_the_oldest_rows_going_first() -> None:

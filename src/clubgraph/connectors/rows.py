@@ -124,7 +124,7 @@ class LazyRow:
     """One row of a list body, read like the decoded row (``row["id"]``,
     ``row.get("date")``); ``json()`` is the decoded row itself."""
 
-    __slots__ = ("_head", "_json", "_raw", "_reads", "_records", "_spec")
+    __slots__ = ("_head", "_json", "_raw", "_reads", "_records", "_spec", "kept")
 
     def __init__(self, raw: msgspec.Raw | bytes, spec: RowSpec) -> None:
         self._raw = raw
@@ -133,6 +133,9 @@ class LazyRow:
         self._json: Any = _ABSENT
         self._records: dict[Mapper[Any], Any] | None = None
         self._reads: dict[Mapper[Any], Any] | None = None
+        # Whether a memo holds the row: only then are its reads and records worth
+        # keeping (a row read once is read once).
+        self.kept = False
 
     def read(self, mapper: Mapper[T]) -> T:
         """``mapper(self)``, made once per mapper: a value read from the row's head
@@ -201,9 +204,9 @@ def full(row: Any) -> Any:
 
 def map_row(mapper: Callable[[Any], T], row: Any) -> T:
     """``mapper`` applied to the decoded ``row``: once per row for a ``Mapper`` over a
-    ``LazyRow``, every time otherwise."""
+    ``LazyRow`` a memo holds, every time otherwise."""
     if isinstance(row, LazyRow):
-        if isinstance(mapper, Mapper):
+        if row.kept and isinstance(mapper, Mapper):
             record: T = row.mapped(mapper)
             return record
         return mapper(row.json())
@@ -212,8 +215,8 @@ def map_row(mapper: Callable[[Any], T], row: Any) -> T:
 
 def read_row(reader: Callable[[Any], T], row: Any) -> T:
     """``reader(row)`` on the row as it came: once per row for a ``Mapper`` over a
-    ``LazyRow``, every time otherwise."""
-    if isinstance(reader, Mapper) and isinstance(row, LazyRow):
+    ``LazyRow`` a memo holds, every time otherwise."""
+    if isinstance(row, LazyRow) and row.kept and isinstance(reader, Mapper):
         value: T = row.read(reader)
         return value
     return reader(row)
@@ -263,6 +266,7 @@ class RowMemo:
             return found
         row = LazyRow(text, spec)
         if len(text) <= self.budget:
+            row.kept = True
             self._rows[text] = row
             self._size += len(text)
             if self._size > self.budget:
@@ -309,28 +313,37 @@ class ListBody:
     """A decoder for ``UpstreamHTTP.request(decode=...)``: a JSON array of rows, or an
     object whose member ``member`` is that array, with rows as ``LazyRow``.
 
-    With a ``memo``, a row seen before (the same text) is the ``LazyRow`` made then,
-    and a list read alone is split into rows too, so that its rows are found again.
+    With a ``memo`` that holds anything, a row seen before (the same text) is the
+    ``LazyRow`` made then, and a list read alone is split into rows too, so that its
+    rows are found again. Without one, a list read for a merge is split into rows
+    (``merging``) and any other is decoded whole; so is a list that is never merged
+    (``merged=False``: a tenant's whole client list, read to find many clients).
     """
 
-    __slots__ = ("member", "memo", "spec")
+    __slots__ = ("member", "memo", "merged", "spec")
 
     def __init__(
-        self, spec: RowSpec, member: str | None = None, memo: RowMemo | None = None
+        self,
+        spec: RowSpec,
+        member: str | None = None,
+        memo: RowMemo | None = None,
+        *,
+        merged: bool = True,
     ) -> None:
         self.spec = spec
         self.member = member
         self.memo = memo
+        self.merged = merged
 
     def __call__(self, body: bytes) -> Any:
         memo = self.memo
-        if memo is None:
-            if not _LAZY.get():
+        if memo is None or memo.budget <= 0:
+            if not self.merged or not _LAZY.get():
                 return loads_exact(body)
-            return self._split(body)
+            return self._split(body, None)
         found = memo.body(body)
         if found is None:
-            found = self._split(body)
+            found = self._split(body, memo)
             memo.keep_body(body, found)
         # A copy of the list (and of the object holding it): the caller's to change.
         if self.member is None:
@@ -339,26 +352,25 @@ class ListBody:
             return {**found, self.member: list(found[self.member])}
         return found
 
-    def _split(self, body: bytes) -> Any:
+    def _split(self, body: bytes, memo: RowMemo | None) -> Any:
         if self.member is None:
-            return self._rows(body)
+            return self._rows(body, memo)
         try:
             members = _MEMBERS.decode(body)
         except msgspec.ValidationError:
             return loads_exact(body)  # not an object: left as sent, for the caller to refuse
         out: dict[str, Any] = {}
         for name, raw in members.items():
-            out[name] = self._rows(raw) if name == self.member else loads_exact(raw)
+            out[name] = self._rows(raw, memo) if name == self.member else loads_exact(raw)
         return out
 
-    def _rows(self, raw: bytes | msgspec.Raw) -> Any:
+    def _rows(self, raw: bytes | msgspec.Raw, memo: RowMemo | None) -> Any:
         try:
             rows = _ROWS.decode(raw)
         except msgspec.ValidationError:
             # Not an array (null, an object): left as sent, for the caller to refuse.
             return loads_exact(raw)
         spec = self.spec
-        memo = self.memo
         if memo is None:
             return [LazyRow(row, spec) for row in rows]
         return [memo.row(row, spec) for row in rows]

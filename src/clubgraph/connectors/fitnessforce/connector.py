@@ -83,8 +83,8 @@ _INVOICE_ROWS = ListBody(
 )
 # Tenant-wide lists read to find many clients' rows (``_bulk_by_tenant``).
 _BULK_ROWS = {
-    "clients": ListBody(RowSpec("client_id"), "data", MEMO),
-    "subscriptions": ListBody(RowSpec("client_id"), "data", MEMO),
+    "clients": ListBody(RowSpec("client_id"), "data", MEMO, merged=False),
+    "subscriptions": ListBody(RowSpec("client_id"), "data", MEMO, merged=False),
 }
 
 

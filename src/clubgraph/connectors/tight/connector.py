@@ -495,8 +495,10 @@ def _client_id_text(raw: Any) -> str:
 
 
 # The client list and the recurring plans, read whole to find many clients' rows.
-_CLIENT_ROWS = ListBody(RowSpec("id"), "data", MEMO)
-_PLAN_ROWS = ListBody(RowSpec("id", "clientId", "isRecurringParent", "frequency"), "data", MEMO)
+_CLIENT_ROWS = ListBody(RowSpec("id"), "data", MEMO, merged=False)
+_PLAN_ROWS = ListBody(
+    RowSpec("id", "clientId", "isRecurringParent", "frequency"), "data", MEMO, merged=False
+)
 _ID_TEXT = Mapper(_id_text)
 _CLIENT_ID_TEXT = Mapper(_client_id_text)
 _IS_PLAN = Mapper(mapping.is_subscription)
