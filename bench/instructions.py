@@ -42,9 +42,9 @@ from typing import Any
 
 import aiohttp
 
-from .procs import Proc, free_port, free_port_base
-from .runner import OFFSETS, _clubgraph_exe, _wait_http
-from .servers import REPO, SOURCES, clubgraph_server
+from .procs import free_port
+from .runner import sandbox_process
+from .servers import REPO, clubgraph_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_REQUESTS = {"W0": 10, "W1": 5, "W2": 2, "W3": 10, "W4": 10}
@@ -126,18 +126,11 @@ def _total(out_file: Path) -> int:
 async def _measure(
     name: str, requests: int, warmup: int, workdir: Path, settings: dict[str, str]
 ) -> dict[str, Any]:
-    base = free_port_base()
-    argv = [*_clubgraph_exe(), "sandbox", "--host", "127.0.0.1", "--port-base", str(base)]
-    argv += ["--latency-ms", "0", "--cache-responses"] + (["--bench"] if name == "W0" else [])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}
-    sandbox = Proc.start("sandbox", argv, env=env, cwd=REPO, log_path=workdir / "sandbox.log")
+    sandbox, urls = await sandbox_process(0, workdir, bench=name == "W0")
     try:
-        urls = {s: f"http://127.0.0.1:{base + OFFSETS[s]}" for s in SOURCES}
-        async with aiohttp.ClientSession() as http:
-            for url in urls.values():
-                await _wait_http(http, "GET", url + "/__sandbox/requests", None, 60, sandbox)
         from .servers import sandbox_env
 
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}
         child_env = {**env, **sandbox_env(urls), **clubgraph_server().env, **settings}
         job = workdir / f"{name}.json"
         job.write_text(json.dumps({"workload": name, "requests": requests, "warmup": warmup}))

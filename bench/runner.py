@@ -517,6 +517,29 @@ async def _wait_http(
     raise RuntimeError(f"{proc.name} not ready after {limit_s:.0f}s ({last}):\n{proc.log_tail()}")
 
 
+async def sandbox_process(
+    latency: int, workdir: Path, *, bench: bool = False
+) -> tuple[Proc, dict[str, str]]:
+    """A sandbox of its own, answering from memory (``--cache-responses``), with the
+    benchmark's data when ``bench``; ready when returned, with each source's URL. For
+    the tools that run beside a server they measure (``bench.instructions``,
+    ``bench.transport``): the process's ``CLUBGRAPH_*`` settings are not passed on."""
+    base = free_port_base()
+    argv = [*_clubgraph_exe(), "sandbox", "--host", "127.0.0.1", "--port-base", str(base)]
+    argv += ["--latency-ms", str(latency), "--cache-responses"] + (["--bench"] if bench else [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}
+    sandbox = Proc.start("sandbox", argv, env=env, cwd=REPO, log_path=workdir / "sandbox.log")
+    try:
+        urls = {s: f"http://127.0.0.1:{base + OFFSETS[s]}" for s in SOURCES}
+        async with aiohttp.ClientSession() as http:
+            for url in urls.values():
+                await _wait_http(http, "GET", url + "/__sandbox/requests", None, 60, sandbox)
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox, urls
+
+
 def main(argv: list[str] | None = None) -> int:
     plan = parse_args(argv)
     servers, problems = resolve_servers(plan.peers)

@@ -34,9 +34,9 @@ from typing import Any
 
 import aiohttp
 
-from .procs import Proc, free_port, free_port_base
-from .runner import OFFSETS, _clubgraph_exe, _wait_http
-from .servers import REPO, SOURCES, clubgraph_server, sandbox_env
+from .procs import free_port
+from .runner import sandbox_process
+from .servers import clubgraph_server, sandbox_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -173,17 +173,8 @@ async def _replay(waves: list[list[dict[str, Any]]], samples: int) -> list[float
 
 
 async def _measure(name: str, latency: int, samples: int, workdir: Path) -> dict[str, Any]:
-    base = free_port_base()
-    argv = [*_clubgraph_exe(), "sandbox", "--host", "127.0.0.1", "--port-base", str(base)]
-    argv += ["--latency-ms", str(latency), "--cache-responses"]
-    argv += ["--bench"] if name == "W0" else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBGRAPH_")}
-    sandbox = Proc.start("sandbox", argv, env=env, cwd=REPO, log_path=workdir / "sandbox.log")
+    sandbox, urls = await sandbox_process(latency, workdir, bench=name == "W0")
     try:
-        urls = {s: f"http://127.0.0.1:{base + OFFSETS[s]}" for s in SOURCES}
-        async with aiohttp.ClientSession() as http:
-            for url in urls.values():
-                await _wait_http(http, "GET", url + "/__sandbox/requests", None, 60, sandbox)
         saved = dict(os.environ)
         os.environ.update({**sandbox_env(urls), **clubgraph_server().env})
         try:

@@ -140,29 +140,27 @@ class LazyRow:
     def read(self, mapper: Mapper[T]) -> T:
         """``mapper(self)``, made once per mapper: a value read from the row's head
         (its key, its sort value), kept only when it could be read."""
-        reads = self._reads
-        if reads is None:
-            reads = self._reads = {}
-        else:
-            found = reads.get(mapper, _ABSENT)
-            if found is not _ABSENT:
-                return found  # type: ignore[no-any-return]
-        value = mapper(self)
-        reads[mapper] = value
-        return value
+        return self._once(mapper, whole=False)
 
     def mapped(self, mapper: Mapper[T]) -> T:
         """``mapper(self.json())``, made once per mapper (kept only when it maps)."""
-        records = self._records
-        if records is None:
-            records = self._records = {}
+        return self._once(mapper, whole=True)
+
+    def _once(self, mapper: Mapper[T], *, whole: bool) -> T:
+        made = self._records if whole else self._reads
+        if made is None:
+            made = {}
+            if whole:
+                self._records = made
+            else:
+                self._reads = made
         else:
-            found = records.get(mapper, _ABSENT)
+            found = made.get(mapper, _ABSENT)
             if found is not _ABSENT:
                 return found  # type: ignore[no-any-return]
-        record = mapper(self.json())
-        records[mapper] = record
-        return record
+        value = mapper(self.json() if whole else self)
+        made[mapper] = value
+        return value
 
     def json(self) -> Any:
         """The whole row, decoded (once)."""
