@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 
 from .domain import Source
 
+# Megabytes of upstream list rows kept to be found again (connectors/rows.py).
+DEFAULT_ROW_MEMO_MB = 16
+
 URL_VARS: dict[Source, str] = {
     Source.FITNESSFORCE: "CLUBGRAPH_FITNESSFORCE_URL",
     Source.TIMETAP: "CLUBGRAPH_TIMETAP_URL",
@@ -266,7 +269,7 @@ class Settings:
     max_batch: int = 10
     # Row text of upstream lists kept to be found again, with what was decoded and mapped
     # from it (connectors/rows.py); 0 keeps none.
-    row_memo_bytes: int = 16 * 1024 * 1024
+    row_memo_bytes: int = DEFAULT_ROW_MEMO_MB * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     # Requests per minute per identity (0: no limit).
     rate_limit_per_minute: int = 0
@@ -392,7 +395,7 @@ class Settings:
             max_tokens=_int(env, "CLUBGRAPH_MAX_TOKENS", 5000, 1),
             max_cost=_int(env, "CLUBGRAPH_MAX_COST", 50_000, 1),
             max_body_bytes=_int(env, "CLUBGRAPH_MAX_BODY_BYTES", 1_048_576, 1),
-            row_memo_bytes=_int(env, "CLUBGRAPH_ROW_MEMO_MB", 16) * 1024 * 1024,
+            row_memo_bytes=_int(env, "CLUBGRAPH_ROW_MEMO_MB", DEFAULT_ROW_MEMO_MB) * 1024 * 1024,
             max_batch=_int(env, "CLUBGRAPH_MAX_BATCH", 10, 1),
             cors_origins=_list(env, "CLUBGRAPH_CORS_ORIGINS"),
             rate_limit_per_minute=_int(env, "CLUBGRAPH_RATE_LIMIT_PER_MINUTE", 0),

@@ -21,10 +21,11 @@ the head that is missing, raises what reading a decoded row would (``TypeError``
 ``KeyError``): drift, reported as such by the caller (``connectors/drift.py``).
 
 Rows read again are not decoded again. A dashboard asks for the same lists over and
-over, and most rows come back exactly as they were. Each ``ListBody`` keeps the rows
-it split by their exact JSON text (``RowMemo``, bounded by the text it holds, the
-oldest forgotten first): a row whose text was seen before is the same ``LazyRow``, with
-its head and whole row already decoded, and with the records ``Mapper``s made from it.
+over, and most rows come back exactly as they were. The lists read with the shared
+``MEMO`` keep the rows they split by their exact JSON text (``RowMemo``, bounded by the
+text it holds, the oldest forgotten first; whole bodies too): a row whose text was seen
+before is the same ``LazyRow``, with its head and whole row already decoded, and with
+the records ``Mapper``s made from it.
 A record is a pure function of the row's text and the mapper's arguments (the tenant),
 so reusing it gives what mapping it again would; a row that changed upstream has
 another text and is decoded and mapped afresh. A mapping that fails is not kept: the
@@ -43,12 +44,13 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ..http import loads_exact
+from ..settings import DEFAULT_ROW_MEMO_MB
 
 T = TypeVar("T")
 
 _ABSENT: Any = object()
-# How much row text the rows memo holds by default (``RowMemo``; settings change it).
-MEMO_BYTES = 16 * 1024 * 1024
+# How much row text the rows memo holds until the settings say (``RowMemo.resize``).
+MEMO_BYTES = DEFAULT_ROW_MEMO_MB * 1024 * 1024
 _ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 # Whether list rows are decoded lazily in this context (see ``merging``).
 _LAZY: ContextVar[bool] = ContextVar("clubgraph_lazy_rows", default=True)

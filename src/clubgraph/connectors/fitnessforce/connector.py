@@ -269,10 +269,10 @@ class FitnessForceConnector(FitnessForceWrites, Connector):
 
         # Many clients of one tenant: the tenant's membership list, when short, grouped here.
         listed = await self._bulk_by_tenant(client_keys, "subscriptions", "client_id")
-        found: dict[Key, Sequence[SubscriptionRecord]] = {
-            k: [map_row(Mapper(map_subscription, k.tenant), r) for r in rows]
-            for k, rows in listed.items()
-        }
+        found: dict[Key, Sequence[SubscriptionRecord]] = {}
+        for k, rows in listed.items():
+            to_record = Mapper(map_subscription, k.tenant)
+            found[k] = [map_row(to_record, r) for r in rows]
         rest = [k for k in dict.fromkeys(client_keys) if k not in found]
         found.update(zip(rest, await per_distinct(rest, one), strict=True))
         return [found[k] for k in client_keys]

@@ -298,12 +298,10 @@ class TightConnector(Connector):
                         found[owner].append(row)
         rest = [k.id for k in client_keys if k.id not in found]
         found.update(await by_distinct(rest, fetch))
+        tenants = {k.tenant for k in client_keys}
+        to_record = {t: Mapper(mapping.map_subscription, t) for t in tenants}
         return [
-            [
-                map_row(Mapper(mapping.map_subscription, k.tenant), r)
-                for r in found[k.id]
-                if read_row(_IS_PLAN, r)
-            ]
+            [map_row(to_record[k.tenant], r) for r in found[k.id] if read_row(_IS_PLAN, r)]
             for k in client_keys
         ]
 
