@@ -478,7 +478,8 @@ def create_app(
         MEMO.resize(state.settings.row_memo_bytes)
         await _open(state)
         assert state.events is not None
-        restore_signals = drain_on_signals(state.events.broker.drain)
+        broker = state.events.broker
+        restore_signals = drain_on_signals(broker.drain, broker.emptied)
         if graphql.auth.anonymous is not None:
             log.warning(
                 "anonymous callers act as a demo staff user with every tenant (sandbox "

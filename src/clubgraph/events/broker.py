@@ -93,6 +93,9 @@ class Broker:
         self._inboxes: set[Inbox] = set()
         # Set when the server stops: subscriptions end instead of waiting on.
         self.draining = asyncio.Event()
+        # Set while no subscription is open (``emptied``).
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     @property
     def subscribers(self) -> int:
@@ -106,12 +109,19 @@ class Broker:
     def open(self) -> Inbox:
         inbox = Inbox(self, self._inbox_size)
         self._inboxes.add(inbox)
+        self._empty.clear()
         if self.draining.is_set():
             inbox.drain()
         return inbox
 
     def detach(self, inbox: Inbox) -> None:
         self._inboxes.discard(inbox)
+        if not self._inboxes:
+            self._empty.set()
+
+    async def emptied(self) -> None:
+        """Return once no subscription of this process is open."""
+        await self._empty.wait()
 
     def drain(self) -> None:
         """End every subscription of this process (the server is stopping)."""
@@ -133,6 +143,7 @@ class Broker:
 
     async def close(self) -> None:
         self._inboxes.clear()
+        self._empty.set()
 
 
 class RedisBroker(Broker):
