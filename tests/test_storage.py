@@ -7,6 +7,8 @@ host) do: each has connections of its own, and only the database keeps them apar
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,3 +163,26 @@ async def test_replicas_starting_together_apply_each_migration_once(open_storage
     storages = await asyncio.gather(*(open_storage() for _ in range(4)))
     again = await open_storage()  # a later start finds them applied
     assert {s.kind for s in storages} == {again.kind}
+
+
+async def test_a_sqlite_replica_waits_for_the_lock_another_holds_while_it_starts(
+    tmp_path: Path,
+) -> None:
+    # Switching a file to WAL fails at once, without SQLite's busy handler, while another
+    # connection holds its lock: a replica starting beside one that migrates waits instead.
+    path = tmp_path / "state.db"
+    holder = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO held VALUES (1)")
+    released = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    released.start()
+    storage = SQLiteStorage(str(path))
+    try:
+        await storage.start()
+        assert not released.is_alive()  # it started only once the lock was let go
+        assert await storage.poll_marks("timetap") == []
+    finally:
+        released.join()
+        await storage.close()
+        holder.close()

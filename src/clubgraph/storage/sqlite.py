@@ -18,6 +18,8 @@ from .base import EventRow, KeyRow
 
 T = TypeVar("T")
 
+BUSY_TIMEOUT_MS = 5000  # how long a statement waits for another connection's lock
+
 # Versioned: a version once released is never edited, only followed by another. The
 # first creates what earlier releases created without versions, hence IF NOT EXISTS.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -94,11 +96,11 @@ class SQLiteStorage:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if self.path != ":memory:":
-            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            use_wal(db)  # readers never wait for the writer
             # A delivery's commit is on disk before the webhook is answered.
             db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA busy_timeout=5000")
         migrate(db)
         self._db = db
 
@@ -316,6 +318,26 @@ def _insert_events(
         if added == 1:
             fresh.append(event.id)
     return fresh
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging, waiting for a replica that holds its lock.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once
+    instead of calling the busy handler when another connection (a replica starting at
+    the same moment, migrating) holds it: so it is retried here, for as long as the busy
+    timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def migrate(db: sqlite3.Connection) -> None:
