@@ -496,7 +496,9 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
         sources=_on(sandbox_clean, "tight", "timetap"),
         retries=0,
         breaker_failures=3,
-        breaker_reset_s=0.3,
+        # Long enough that the checks of the open state below finish inside it on a
+        # loaded machine; the wait for the probe is measured from the opening.
+        breaker_reset_s=2.0,
     )
     async with graph_server(settings, sandbox_clean) as g:
         tight_invoice = {"id": TIGHT_INVOICE}
@@ -506,6 +508,7 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
         for _ in range(3):
             body = await g.query(INVOICE, tight_invoice)
             assert body["errors"][0]["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+        opened = time.monotonic()  # the third failure, answered, opened the breaker
 
         # Open: the next call fails at once, and nothing reaches the source.
         await g.clear_upstream_requests()
@@ -525,7 +528,7 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
         assert ready["sources"]["timetap"]["breakerState"] == "CLOSED"
 
         # After the reset time one probe goes through; it succeeds, and the breaker closes.
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(opened + settings.breaker_reset_s + 0.05 - time.monotonic())
         tight = await _tight_source(g)
         assert (tight["healthy"], tight["breakerState"]) == (True, "HALF_OPEN")
         assert (await _readyz(g))[0] == 200
@@ -536,7 +539,8 @@ async def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
 
 
 async def test_a_failed_probe_opens_the_breaker_again(upstream: Upstream) -> None:
-    breaker = CircuitBreaker("tight", failures=2, reset_s=0.2)
+    # The checks of each open state finish well inside reset_s, even on a loaded machine.
+    breaker = CircuitBreaker("tight", failures=2, reset_s=0.6)
     http = await _client(upstream.url, CallPolicy(breaker=breaker))
     try:
         upstream.on("^/read$", status=500, times=2)
@@ -548,7 +552,7 @@ async def test_a_failed_probe_opens_the_breaker_again(upstream: Upstream) -> Non
         assert upstream.count("^/read$") == 2
 
         # Half-open: one probe at a time; the others fail fast meanwhile.
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.65)
         upstream.on("^/read$", status=503, delay=0.1)
         results = await asyncio.gather(
             *(http.request("GET", "/read") for _ in range(3)), return_exceptions=True
@@ -558,7 +562,7 @@ async def test_a_failed_probe_opens_the_breaker_again(upstream: Upstream) -> Non
         assert upstream.count("^/read$") == 3
         assert breaker.state is BreakerState.OPEN
 
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.65)
         assert await http.request("GET", "/read") == {"ok": True}
         assert breaker.state is BreakerState.CLOSED
     finally:
