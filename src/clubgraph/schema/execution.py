@@ -397,39 +397,25 @@ def _directives_use_variables(document: DocumentNode) -> bool:
     return found
 
 
-class Slot:
-    """Where an object or list sits in the response: for paths and null propagation."""
+# Where an object or list sits in the response, for paths and null propagation: a
+# plain tuple (parent slot, container, key, nullable), one per object and list, built
+# without a call. The root's is (None, None, None, False). A slot nulled by propagation
+# is "dead" (``Run.dead``): errors below it are not reported.
+Slot = tuple[Any, Any, Any, bool]
+_ROOT: Slot = (None, None, None, False)
 
-    __slots__ = ("container", "dead", "key", "nullable", "parent")
 
-    def __init__(
-        self, parent: Slot | None, container: Any, key: str | int | None, nullable: bool
-    ) -> None:
-        self.parent = parent
-        self.container = container
-        self.key = key
-        self.nullable = nullable
-        self.dead = False
-
-    def path(self, last: str | int) -> Path:
-        keys: list[str | int] = [last]
-        slot: Slot | None = self
-        while slot is not None and slot.key is not None:
-            keys.append(slot.key)
-            slot = slot.parent
-        path: Path | None = None
-        for key in reversed(keys):
-            path = Path(path, key, None)
-        assert path is not None
-        return path
-
-    def is_dead(self) -> bool:
-        slot: Slot | None = self
-        while slot is not None:
-            if slot.dead:
-                return True
-            slot = slot.parent
-        return False
+def _slot_path(slot: Slot, last: str | int) -> Path:
+    keys: list[str | int] = [last]
+    current: Slot | None = slot
+    while current is not None and current[2] is not None:
+        keys.append(current[2])
+        current = current[0]
+    path: Path | None = None
+    for key in reversed(keys):
+        path = Path(path, key, None)
+    assert path is not None
+    return path
 
 
 class _NullPropagated(Exception):
@@ -470,6 +456,7 @@ class Run:
         self.root_value = root_value
         self.errors: list[GraphQLError] = []
         self.parked: list[_Parked] = []
+        self.dead: dict[int, Slot] = {}  # slots nulled by propagation, by id
         self.kwargs: dict[FieldPlan, dict[str, Any] | GraphQLError] = {}
         self.data: dict[str, Any] | None = {}
         raw = GraphQLResolveInfo(
@@ -493,7 +480,7 @@ class Run:
     async def execute(self) -> ExecutionResult:
         data = self.data
         assert data is not None
-        root = Slot(None, None, None, False)
+        root = _ROOT
         try:
             self.object(self.operation.root_fields(self.variables), self.root_value, data, root)
             await self.drain()
@@ -625,17 +612,35 @@ class Run:
                 continue
             shape = plan.shape
             assert shape is not None
-            if value is not None and shape.kind == _LEAF:
-                if type(value) is shape.exact:
-                    out[key] = value
-                    continue
-                try:
-                    serialized = shape.serialize(value)  # type: ignore[misc]
-                except Exception as error:
-                    self.field_error(error, plan, out, key, slot)
-                    continue
-                if serialized is not None and serialized is not Undefined:
-                    out[key] = serialized
+            if value is not None:
+                kind = shape.kind
+                if kind == _LEAF:
+                    if type(value) is shape.exact:
+                        out[key] = value
+                        continue
+                    try:
+                        serialized = shape.serialize(value)  # type: ignore[misc]
+                    except Exception as error:
+                        self.field_error(error, plan, out, key, slot)
+                        continue
+                    if serialized is not None and serialized is not Undefined:
+                        out[key] = serialized
+                        continue
+                elif kind == _OBJECT and not isinstance(value, Exception):
+                    # ``complete``'s object case, without the call: one per object.
+                    child: dict[str, Any] = {}
+                    out[key] = child
+                    try:
+                        self.object(
+                            plan.children[shape.type.name],
+                            value,
+                            child,
+                            (slot, out, key, shape.nullable),
+                        )
+                    except _NullPropagated:
+                        raise
+                    except Exception as error:
+                        self.field_error(error, plan, out, key, slot, shape)
                     continue
             self.complete(plan, shape, value, out, key, slot)
 
@@ -668,25 +673,47 @@ class Run:
                 child: dict[str, Any] = {}
                 container[key] = child
                 fields = plan.children[shape.type.name]
-                self.object(fields, value, child, Slot(slot, container, key, shape.nullable))
+                self.object(fields, value, child, (slot, container, key, shape.nullable))
             elif kind == _LIST:
-                if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+                if type(value) is list:
+                    items = value  # read here, never kept
+                elif isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
                     raise GraphQLError(
                         f"Expected Iterable, but did not find one for field"
                         f" '{plan.parent.name}.{plan.name}'."
                     )
-                items = list(value)
+                else:
+                    items = list(value)
                 result: list[Any] = [None] * len(items)
                 container[key] = result
-                list_slot = Slot(slot, container, key, shape.nullable)
+                list_slot = (slot, container, key, shape.nullable)
+                of = shape.of
+                assert of is not None
+                if of.kind != _OBJECT:
+                    for index, item in enumerate(items):
+                        self.complete(plan, of, item, result, index, list_slot)
+                    return
+                # A list of objects: ``complete``'s object case inline, item by item.
+                fields = plan.children[of.type.name]
+                nullable = of.nullable
                 for index, item in enumerate(items):
-                    self.complete(plan, shape.of, item, result, index, list_slot)
+                    if item is None or isinstance(item, Exception):
+                        self.complete(plan, of, item, result, index, list_slot)
+                        continue
+                    child = {}
+                    result[index] = child
+                    try:
+                        self.object(fields, item, child, (list_slot, result, index, nullable))
+                    except _NullPropagated:
+                        raise
+                    except Exception as error:
+                        self.field_error(error, plan, result, index, list_slot, of)
             else:
                 concrete = self.resolve_type(shape.type, value)
                 child = {}
                 container[key] = child
                 fields = plan.children[concrete.name]
-                self.object(fields, value, child, Slot(slot, container, key, shape.nullable))
+                self.object(fields, value, child, (slot, container, key, shape.nullable))
         except _NullPropagated:
             raise
         except Exception as error:
@@ -714,14 +741,14 @@ class Run:
         shape: Shape | None = None,
     ) -> None:
         container[key] = None
-        if slot.is_dead():
+        if self.is_dead(slot):
             return
         self.errors.append(located_error(error, list(plan.nodes), self._path(slot, key).as_list()))
         if not (shape or plan.shape or _TYPENAME).nullable:
             self.propagate(slot)
 
     def null_error(self, plan: FieldPlan, container: Any, key: str | int, slot: Slot) -> None:
-        if slot.is_dead():
+        if self.is_dead(slot):
             return
         message = f"Cannot return null for non-nullable field {plan.parent.name}.{plan.name}."
         self.errors.append(
@@ -731,19 +758,29 @@ class Run:
 
     @staticmethod
     def _path(slot: Slot, key: str | int) -> Path:
-        return slot.path(key)
+        return _slot_path(slot, key)
+
+    def is_dead(self, slot: Slot) -> bool:
+        dead = self.dead
+        current: Slot | None = slot
+        while current is not None:
+            if id(current) in dead:
+                return True
+            current = current[0]
+        return False
 
     def propagate(self, slot: Slot) -> None:
         """Null the nearest nullable position at or above ``slot``."""
         current: Slot | None = slot
         while current is not None:
-            if current.key is None:  # the root: data itself becomes null
+            parent, container, key, nullable = current
+            if key is None:  # the root: data itself becomes null
                 raise _NullPropagated
-            current.dead = True
-            current.container[current.key] = None
-            if current.nullable:
+            self.dead[id(current)] = current  # kept, so that its id stays its own
+            container[key] = None
+            if nullable:
                 return
-            current = current.parent
+            current = parent
 
 
 _TYPENAME = Shape(_LEAF, False, None)
