@@ -209,3 +209,36 @@ def test_what_the_compiled_executor_leaves_to_graphql_core() -> None:
     assert not Operation(
         schema, parse("query A($x: Boolean!) { __typename @include(if: $x) }"), "A"
     ).static
+
+
+async def test_missing_items_of_lists_of_objects_answer_the_same(
+    graph: GraphServer, standard: GraphServer
+) -> None:
+    # Lists of objects (completed in place by the compiled executor) with missing items
+    # among them, lists of objects inside their items, and a missing entity by key.
+    tight = await graph.data("{ invoices(first: 2, source: [TIGHT]) { nodes { id } } }")
+    other = await graph.data("{ invoices(first: 1, source: [TIMETAP]) { nodes { id } } }")
+    ids_ = [
+        tight["invoices"]["nodes"][0]["id"],
+        MISSING_INVOICE,
+        other["invoices"]["nodes"][0]["id"],
+        MISSING_CLIENT,
+        tight["invoices"]["nodes"][1]["id"],
+    ]
+    query = """
+    query($ids: [ID!]!, $client: ID!) {
+      nodes(ids: $ids) {
+        id
+        ... on Invoice { number total { amount } items { nodes { id total { amount } } } }
+        ... on Client { name email }
+      }
+      client(id: $client) { id name subscriptions { nodes { id } } }
+    }
+    """
+    body = await _same(graph, standard, query, {"ids": ids_, "client": MISSING_CLIENT})
+    nodes = body["data"]["nodes"]
+    assert [n is None for n in nodes] == [False, True, False, True, False]
+    assert nodes[0]["items"]["nodes"]
+    assert nodes[2]["items"]["nodes"]
+    assert body["data"]["client"] is None
+    assert "errors" not in body  # missing entities are nulls, not errors
