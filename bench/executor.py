@@ -20,6 +20,10 @@ field, and what the compiled executor saves over graphql-core's:
    than DESIGN.md's machine the host was during those very runs.
 
 Figures go to stdout and ``bench/results/executor.json``.
+
+``--instructions N`` counts instead of timing: each workload runs in a child under
+valgrind's callgrind, N requests on the compiled executor with instrumentation on only
+around them, for a figure that does not drift with the host (to ``executor-instructions.json``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -44,6 +52,8 @@ from clubgraph.schema import build_schema
 from clubgraph.schema.context import Context
 from clubgraph.settings import Settings
 from clubgraph.upstreams import build_connector
+
+from .instructions import REPO, _instrument, _total
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIABLES: dict[str, dict[str, Any]] = {"W1": {"first": 50}, "W2": {"first": 500}}
@@ -177,7 +187,11 @@ def count_fields(value: Any) -> int:
     return 0
 
 
-async def run(names: Sequence[str], repeat: int, reference: Reference) -> list[dict[str, Any]]:
+async def run(
+    names: Sequence[str], repeat: int, reference: Reference | None, counted: int = 0
+) -> list[dict[str, Any]]:
+    """Time each workload on both executors; with ``counted``, instead run it that many
+    times on the compiled executor with callgrind's instrumentation on (``--child``)."""
     sandbox = await start_sandbox(port_base=None)
     settings = Settings(
         sources=sandbox.source_settings(),
@@ -217,6 +231,16 @@ async def run(names: Sequence[str], repeat: int, reference: Reference) -> list[d
             expected = await once(standard)
             assert await once(compiled) == expected, f"{name}: the executors disagree"
             fields = count_fields(expected)
+            if counted:
+                for _ in range(3):
+                    await once(compiled)
+                _instrument("on")
+                for _ in range(counted):
+                    await once(compiled)
+                _instrument("off")
+                rows.append({"workload": name, "fields": fields, "requests": counted})
+                continue
+            assert reference is not None
             row: dict[str, Any] = {"workload": name, "fields": fields}
             for label, schema in (("compiled", compiled), ("graphql-core", standard)):
                 samples = []
@@ -244,12 +268,60 @@ async def run(names: Sequence[str], repeat: int, reference: Reference) -> list[d
     return rows
 
 
+def count_instructions(names: Sequence[str], requests: int) -> int:
+    """Instructions per request of the compiled executor, counted by callgrind: a child
+    per workload runs under valgrind with instrumentation on only around its requests."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind); nothing measured")
+        return 0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="clubgraph-executor-") as tmp:
+        for name in names:
+            out = Path(tmp) / f"callgrind.{name}.out"
+            command = [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                "-m",
+                "bench.executor",
+                "--workloads",
+                name,
+                "--child",
+                str(requests),
+            ]
+            done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)
+                return done.returncode
+            per_request = _total(out) / requests
+            print(f"{name}  {per_request / 1e6:8.2f} M instructions/request ({requests} requests)")
+            rows.append({"workload": name, "requests": requests, "instructions": per_request})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "executor-instructions.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default="W1,W2", help="comma-separated (default W1,W2)")
     parser.add_argument("--repeat", type=int, default=15, help="runs per executor (fastest kept)")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="count instructions (callgrind) of N requests per workload instead of timing",
+    )
+    parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if args.child:
+        asyncio.run(run(names, 0, None, counted=args.child))
+        return 0
+    if args.instructions:
+        return count_instructions(names, args.instructions)
     reference = Reference()
     rows = asyncio.run(run(names, args.repeat, reference))
     print(
