@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from clubgraph.schema.context import Context
 from clubgraph.settings import Settings
 from clubgraph.upstreams import build_connector
 
-from .instructions import REPO, _instrument, _total
+from .instructions import REPO, _instrument, _total, callgrind_command, valgrind_missing
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIABLES: dict[str, dict[str, Any]] = {"W1": {"first": 50}, "W2": {"first": 500}}
@@ -271,26 +270,15 @@ async def run(
 def count_instructions(names: Sequence[str], requests: int) -> int:
     """Instructions per request of the compiled executor, counted by callgrind: a child
     per workload runs under valgrind with instrumentation on only around its requests."""
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        print("valgrind is not installed (Debian: apt-get install valgrind); nothing measured")
+    if valgrind_missing():
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="clubgraph-executor-") as tmp:
         for name in names:
             out = Path(tmp) / f"callgrind.{name}.out"
-            command = [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.executor",
-                "--workloads",
-                name,
-                "--child",
-                str(requests),
-            ]
+            command = callgrind_command(
+                out, "bench.executor", "--workloads", name, "--child", str(requests)
+            )
             done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
             if done.returncode != 0:
                 print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)

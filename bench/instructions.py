@@ -116,6 +116,28 @@ def _instrument(state: str) -> None:
 # --- the parent ------------------------------------------------------------------------
 
 
+def callgrind_command(out_file: Path, module: str, *args: str) -> list[str]:
+    """``python -m module args`` under callgrind, counting nothing until the program
+    turns instrumentation on (``_instrument``)."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_file}",
+        sys.executable,
+        "-m",
+        module,
+        *args,
+    ]
+
+
+def valgrind_missing() -> bool:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind); nothing measured")
+        return True
+    return False
+
+
 def _total(out_file: Path) -> int:
     for line in out_file.read_text().splitlines():
         if line.startswith("totals:"):
@@ -137,15 +159,7 @@ async def _measure(
         out = workdir / f"callgrind.{name}.out"
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "bench.instructions",
-            "--child",
-            str(job),
+            *callgrind_command(out, "bench.instructions", "--child", str(job)),
             cwd=REPO,
             env=child_env,
             stdout=asyncio.subprocess.PIPE,
@@ -177,8 +191,7 @@ def _commit() -> str | None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        print("valgrind is not installed (Debian: apt-get install valgrind); nothing measured")
+    if valgrind_missing():
         return 0
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [n for n in names if not re.fullmatch(r"W[0-4]", n)]
