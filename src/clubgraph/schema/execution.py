@@ -182,6 +182,8 @@ class FieldPlan:
     # The resolver, called as resolver(source, **kwargs) or resolver(**kwargs).
     resolver: Callable[..., Any] | None = None
     passes_self: bool = False
+    # The shape's ``exact`` type for a leaf (a value of it is its own serialization).
+    exact: type | None = None
     strawberry_field: StrawberryField | None = None
     info_parameter: str | None = None
     sub_selections: tuple[SelectionSetNode, ...] = ()
@@ -311,6 +313,9 @@ class Operation:
             shape_of(definition.type),
             sub_selections=sub,
         )
+        assert plan.shape is not None
+        if plan.shape.kind == _LEAF:
+            plan.exact = plan.shape.exact
         strawberry_field = definition.extensions.get(_BACKREF)
         if not isinstance(strawberry_field, StrawberryField):
             raise Unsupported(f"{parent.name}.{name} is not a Strawberry field")
@@ -569,19 +574,24 @@ class Run:
             key = plan.key
             mode = plan.mode
             try:
-                if mode == _ATTRIBUTE:
-                    value = getattr(source, plan.attribute)  # type: ignore[arg-type]
-                elif mode == _RECORD and source.record is not None:
+                if mode == _RECORD and (record := source.record) is not None:
                     attribute, wrap = plan.record_read  # type: ignore[misc]
-                    value = getattr(source.record, attribute)
+                    value = getattr(record, attribute)
                     if wrap is not None:
                         value = wrap(value)
+                elif mode == _ATTRIBUTE:
+                    value = getattr(source, plan.attribute)  # type: ignore[arg-type]
                 elif mode == _TYPENAME_FIELD:
                     out[key] = plan.parent.name
                     continue
                 elif mode == _SELF_CALL:
                     value = plan.resolver(source)  # type: ignore[misc]
-                    if _may_be_awaited(type(value)) and inspect.isawaitable(value):
+                    # Most of these answer a str (an ID, a name): known at once.
+                    if (
+                        type(value) is not str
+                        and _may_be_awaited(type(value))
+                        and inspect.isawaitable(value)
+                    ):
                         out[key] = None
                         self.parked.append(_Parked(_awaited(value), None, plan, out, slot))
                         continue
@@ -610,14 +620,14 @@ class Run:
             except Exception as error:
                 self.field_error(error, plan, out, key, slot)
                 continue
+            if type(value) is plan.exact:  # never for None: ``exact`` is a type or None
+                out[key] = value
+                continue
             shape = plan.shape
             assert shape is not None
             if value is not None:
                 kind = shape.kind
                 if kind == _LEAF:
-                    if type(value) is shape.exact:
-                        out[key] = value
-                        continue
                     try:
                         serialized = shape.serialize(value)  # type: ignore[misc]
                     except Exception as error:
