@@ -753,7 +753,7 @@ class Run:
         container[key] = None
         if self.is_dead(slot):
             return
-        self.errors.append(located_error(error, list(plan.nodes), self._path(slot, key).as_list()))
+        self.errors.append(located_error(error, list(plan.nodes), _slot_path(slot, key).as_list()))
         if not (shape or plan.shape or _TYPENAME).nullable:
             self.propagate(slot)
 
@@ -762,13 +762,9 @@ class Run:
             return
         message = f"Cannot return null for non-nullable field {plan.parent.name}.{plan.name}."
         self.errors.append(
-            located_error(GraphQLError(message), list(plan.nodes), self._path(slot, key).as_list())
+            located_error(GraphQLError(message), list(plan.nodes), _slot_path(slot, key).as_list())
         )
         self.propagate(slot)
-
-    @staticmethod
-    def _path(slot: Slot, key: str | int) -> Path:
-        return _slot_path(slot, key)
 
     def is_dead(self, slot: Slot) -> bool:
         dead = self.dead
